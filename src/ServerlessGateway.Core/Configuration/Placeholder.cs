@@ -1,0 +1,3 @@
+namespace ServerlessGateway.Configuration;
+
+internal static class Placeholder;
