@@ -1,0 +1,137 @@
+namespace ServerlessGateway.Configuration;
+
+/// <summary>
+/// The whole gateway configuration, Kong 3.x's entity model flattened: routes and plugins
+/// point at their service/route/consumer by name or id instead of nesting.
+/// Parsed and validated once (<see cref="KongDeclarativeParser"/>), then compiled into a snapshot.
+/// </summary>
+public sealed record GatewayConfig
+{
+    public IReadOnlyList<ServiceConfig> Services { get; init; } = [];
+    public IReadOnlyList<RouteConfig> Routes { get; init; } = [];
+    public IReadOnlyList<UpstreamConfig> Upstreams { get; init; } = [];
+    public IReadOnlyList<ConsumerConfig> Consumers { get; init; } = [];
+    public IReadOnlyList<PluginConfig> Plugins { get; init; } = [];
+
+    public static GatewayConfig Empty { get; } = new();
+}
+
+/// <summary>Kong service. <c>url</c> is a shorthand the parser splits into these fields, as Kong does.</summary>
+public sealed record ServiceConfig
+{
+    public required string Id { get; init; }
+    public string? Name { get; init; }
+    public string Protocol { get; init; } = "http";
+    public required string Host { get; init; }
+    public int Port { get; init; } = 80;
+    public string? Path { get; init; }
+    public int ConnectTimeout { get; init; } = 60_000;
+    public int ReadTimeout { get; init; } = 60_000;
+    public int WriteTimeout { get; init; } = 60_000;
+    public int Retries { get; init; } = 5;
+    public bool Enabled { get; init; } = true;
+    public IReadOnlyList<string> Tags { get; init; } = [];
+
+    public string Key => Name ?? Id;
+}
+
+public sealed record RouteConfig
+{
+    public required string Id { get; init; }
+    public string? Name { get; init; }
+    /// <summary>Name or id of the service; null for a route without service (Kong allows it; it answers 503).</summary>
+    public string? Service { get; init; }
+    public IReadOnlyList<string> Paths { get; init; } = [];
+    public IReadOnlyList<string> Methods { get; init; } = [];
+    public IReadOnlyList<string> Hosts { get; init; } = [];
+    /// <summary>Header name -> accepted values (Kong: any value matches; <c>~*</c> prefix = case-insensitive regex).</summary>
+    public IReadOnlyDictionary<string, IReadOnlyList<string>> Headers { get; init; } = EmptyHeaders;
+    public bool StripPath { get; init; } = true;
+    public bool PreserveHost { get; init; }
+    public string PathHandling { get; init; } = "v0";
+    public int RegexPriority { get; init; }
+    public bool RequestBuffering { get; init; } = true;
+    public bool ResponseBuffering { get; init; } = true;
+    public IReadOnlyList<string> Tags { get; init; } = [];
+
+    public string Key => Name ?? Id;
+
+    internal static readonly IReadOnlyDictionary<string, IReadOnlyList<string>> EmptyHeaders =
+        new Dictionary<string, IReadOnlyList<string>>();
+}
+
+public sealed record UpstreamConfig
+{
+    public required string Id { get; init; }
+    public required string Name { get; init; }
+    public string Algorithm { get; init; } = "round-robin";
+    public int Slots { get; init; } = 10_000;
+    public string? HostHeader { get; init; }
+    public IReadOnlyList<TargetConfig> Targets { get; init; } = [];
+    public IReadOnlyList<string> Tags { get; init; } = [];
+}
+
+public sealed record TargetConfig
+{
+    public required string Id { get; init; }
+    /// <summary><c>host:port</c> as Kong writes it (port defaults to 8000).</summary>
+    public required string Target { get; init; }
+    public int Weight { get; init; } = 100;
+    public IReadOnlyList<string> Tags { get; init; } = [];
+}
+
+public sealed record ConsumerConfig
+{
+    public required string Id { get; init; }
+    public string? Username { get; init; }
+    public string? CustomId { get; init; }
+    public IReadOnlyList<string> Tags { get; init; } = [];
+    public IReadOnlyList<KeyAuthCredential> KeyAuthCredentials { get; init; } = [];
+    public IReadOnlyList<JwtSecret> JwtSecrets { get; init; } = [];
+    public IReadOnlyList<AclGroup> Acls { get; init; } = [];
+
+    public string Key => Username ?? CustomId ?? Id;
+}
+
+public sealed record KeyAuthCredential
+{
+    public required string Id { get; init; }
+    public required string Key { get; init; }
+    public IReadOnlyList<string> Tags { get; init; } = [];
+}
+
+public sealed record JwtSecret
+{
+    public required string Id { get; init; }
+    public required string Key { get; init; }
+    public string Algorithm { get; init; } = "HS256";
+    public string? Secret { get; init; }
+    public string? RsaPublicKey { get; init; }
+    public IReadOnlyList<string> Tags { get; init; } = [];
+}
+
+public sealed record AclGroup
+{
+    public required string Id { get; init; }
+    public required string Group { get; init; }
+    public IReadOnlyList<string> Tags { get; init; } = [];
+}
+
+/// <summary>
+/// A plugin instance. Scope: none of service/route/consumer = global. <see cref="Config"/> is the
+/// plugin's own config object as written (Kong field names); the plugin validates and compiles it.
+/// </summary>
+public sealed record PluginConfig
+{
+    public required string Id { get; init; }
+    public required string Name { get; init; }
+    public string? Service { get; init; }
+    public string? Route { get; init; }
+    public string? Consumer { get; init; }
+    public bool Enabled { get; init; } = true;
+    public System.Text.Json.Nodes.JsonObject Config { get; init; } = [];
+    public IReadOnlyList<string> Protocols { get; init; } = DefaultProtocols;
+    public IReadOnlyList<string> Tags { get; init; } = [];
+
+    internal static readonly IReadOnlyList<string> DefaultProtocols = ["grpc", "grpcs", "http", "https"];
+}

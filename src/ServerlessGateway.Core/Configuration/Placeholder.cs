@@ -1,3 +1,0 @@
-namespace ServerlessGateway.Configuration;
-
-internal static class Placeholder;

@@ -1,0 +1,59 @@
+using System.Collections.Frozen;
+
+namespace ServerlessGateway.Plugins;
+
+/// <summary>
+/// Which plugin names the gateway knows. The priorities are Kong's (DESIGN.md §2, higher runs first).
+/// A plugin is importable only once it is built; until then its name is rejected with a message that
+/// says so, and Kong plugins outside the plan are rejected as unsupported.
+/// </summary>
+internal static class PluginCatalog
+{
+    public static readonly FrozenDictionary<string, int> Priorities = new Dictionary<string, int>
+    {
+        ["correlation-id"] = 100001,
+        ["cors"] = 2000,
+        ["jwt"] = 1450,
+        ["key-auth"] = 1250,
+        ["openid-connect"] = 1050,
+        ["grpc-gateway"] = 998,
+        ["ip-restriction"] = 990,
+        ["request-size-limiting"] = 951,
+        ["acl"] = 950,
+        ["rate-limiting"] = 910,
+        ["request-transformer"] = 801,
+        ["response-transformer"] = 800,
+    }.ToFrozenDictionary(StringComparer.Ordinal);
+
+    /// <summary>Plugins that are implemented and may be imported. Grows as plugins land.</summary>
+    public static readonly FrozenSet<string> Built = FrozenSet<string>.Empty;
+
+    /// <summary>Kong's bundled plugins (3.x) that this gateway does not plan to implement.</summary>
+    private static readonly FrozenSet<string> KongOnly = new[]
+    {
+        "acme", "ai-proxy", "ai-prompt-decorator", "ai-prompt-guard", "ai-prompt-template", "ai-request-transformer",
+        "ai-response-transformer", "aws-lambda", "azure-functions", "basic-auth", "bot-detection", "datadog",
+        "file-log", "grpc-web", "hmac-auth", "http-log", "ldap-auth", "loggly", "oauth2", "opentelemetry",
+        "post-function", "pre-function", "prometheus", "proxy-cache", "redirect", "request-termination",
+        "response-ratelimiting", "session", "standard-webhooks", "statsd", "syslog", "tcp-log", "udp-log",
+        "zipkin",
+    }.ToFrozenSet(StringComparer.Ordinal);
+
+    /// <summary>Null when the name may be imported, else the reason it may not.</summary>
+    public static string? RejectReason(string name)
+    {
+        if (Built.Contains(name))
+        {
+            return null;
+        }
+
+        if (Priorities.ContainsKey(name))
+        {
+            return $"plugin '{name}' is not built yet in this gateway";
+        }
+
+        return KongOnly.Contains(name)
+            ? $"plugin '{name}' is a Kong plugin this gateway does not support"
+            : $"unknown plugin '{name}'";
+    }
+}

@@ -1,0 +1,193 @@
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.Extensions.Logging;
+using ServerlessGateway.Forwarding;
+using ServerlessGateway.Routing;
+using Yarp.ReverseProxy.Forwarder;
+
+namespace ServerlessGateway.Runtime;
+
+/// <summary>
+/// The request path both hosts call (DESIGN.md §2): client address, canonical path, route match
+/// on the current snapshot, then forwarding. Each stage's outcome is a value; this class alone maps
+/// outcomes to HTTP statuses and problem+json.
+/// </summary>
+public sealed partial class GatewayPipeline
+{
+    private static readonly UriCreationOptions UriOptions = new() { DangerousDisablePathAndQueryCanonicalization = true };
+    private readonly GatewaySnapshotProvider _snapshots;
+    private readonly ClientAddressResolver _clientAddresses;
+    private readonly IHttpForwarder _forwarder;
+    private readonly HttpMessageInvoker _upstreamClient;
+    private readonly ILogger<GatewayPipeline> _logger;
+
+    internal GatewayPipeline(
+        GatewaySnapshotProvider snapshots,
+        ClientAddressResolver clientAddresses,
+        IHttpForwarder forwarder,
+        UpstreamClient upstreamClient,
+        ILogger<GatewayPipeline> logger)
+    {
+        _snapshots = snapshots;
+        _clientAddresses = clientAddresses;
+        _forwarder = forwarder;
+        _upstreamClient = upstreamClient.Invoker;
+        _logger = logger;
+    }
+
+    public Task InvokeAsync(HttpContext context)
+    {
+        var feature = new GatewayRequestFeature();
+        context.Features.Set(feature);
+
+        if (!_clientAddresses.Resolve(context, feature))
+        {
+            return ProblemDetailsWriter.WriteAsync(context, StatusCodes.Status403Forbidden, "requests must arrive through the configured Azure Front Door");
+        }
+
+        var snapshot = _snapshots.Current;
+        if (snapshot is null)
+        {
+            return ProblemDetailsWriter.WriteAsync(context, StatusCodes.Status503ServiceUnavailable, "the gateway has no configuration to serve");
+        }
+
+        if (!TrySplitTarget(context, out var rawPath, out var query))
+        {
+            return ProblemDetailsWriter.WriteAsync(context, StatusCodes.Status400BadRequest, "the request target must be a path (origin form)");
+        }
+
+        var pathError = PathCanonicalizer.TryCanonicalize(rawPath, out var path);
+        if (pathError != CanonicalPathError.None)
+        {
+            return ProblemDetailsWriter.WriteAsync(context, StatusCodes.Status400BadRequest, DescribePathError(pathError));
+        }
+
+        feature.Path = path;
+        feature.Query = query;
+
+        var request = context.Request;
+        var hostHeader = request.Headers.Host.ToString();
+        SplitHost(hostHeader, context.Connection.LocalPort, out var hostEnd, out var port);
+        if (!snapshot.Router.TryMatch(request.Method, hostHeader.AsSpan(0, hostEnd), port, path, request.Headers, out var match))
+        {
+            return ProblemDetailsWriter.WriteAsync(context, StatusCodes.Status404NotFound, "no route matched the request");
+        }
+
+        feature.Match = match;
+        var service = match.Route.Service;
+        if (service is null)
+        {
+            return ProblemDetailsWriter.WriteAsync(context, StatusCodes.Status503ServiceUnavailable, "the matched route has no service");
+        }
+
+        return ForwardAsync(context, feature, service);
+    }
+
+    private async Task ForwardAsync(HttpContext context, GatewayRequestFeature feature, ServiceRuntime service)
+    {
+        var destination = service.Balancer.Next();
+        if (destination is null)
+        {
+            await ProblemDetailsWriter.WriteAsync(context, StatusCodes.Status503ServiceUnavailable, "the upstream has no target that can take traffic");
+            return;
+        }
+
+        var route = feature.Match.Route.Config;
+        var upstreamPath = UpstreamPath.Build(service.Config.Path, feature.Path, route.StripPath, route.PathHandling == "v1", feature.Match.MatchedLength);
+        feature.UpstreamUri = new Uri(string.Concat(destination, upstreamPath, feature.Query), in UriOptions);
+
+        var error = await _forwarder.SendAsync(context, destination, _upstreamClient, service.RequestConfig, GatewayTransformer.Instance);
+        if (error != ForwarderError.None)
+        {
+            await HandleForwardErrorAsync(context, feature, error);
+        }
+    }
+
+    private Task HandleForwardErrorAsync(HttpContext context, GatewayRequestFeature feature, ForwarderError error)
+    {
+        var exception = context.Features.Get<IForwarderErrorFeature>()?.Exception;
+        LogUpstreamError(_logger, error, feature.RequestId, exception);
+        if (context.Response.HasStarted || error == ForwarderError.RequestCanceled || context.RequestAborted.IsCancellationRequested)
+        {
+            // Headers are gone (YARP aborted the response) or the client left: nothing more to say.
+            return Task.CompletedTask;
+        }
+
+        var (status, detail) = Classify(error, exception);
+        context.Response.Clear();
+        return ProblemDetailsWriter.WriteAsync(context, status, detail, feature.RequestId);
+    }
+
+    private static (int Status, string Detail) Classify(ForwarderError error, Exception? exception)
+    {
+        for (var e = exception; e is not null; e = e.InnerException)
+        {
+            switch (e)
+            {
+                case UpstreamTimeoutException timeout:
+                    return (StatusCodes.Status504GatewayTimeout, timeout.Message);
+                case UpstreamAddressDeniedException:
+                    return (StatusCodes.Status502BadGateway, "the upstream address is not allowed by the gateway's upstream address policy");
+            }
+        }
+
+        return error switch
+        {
+            ForwarderError.RequestTimedOut => (StatusCodes.Status504GatewayTimeout, "the upstream did not answer in time"),
+            ForwarderError.RequestBodyClient or ForwarderError.RequestBodyCanceled =>
+                (StatusCodes.Status400BadRequest, "the request body could not be read from the client"),
+            _ => (StatusCodes.Status502BadGateway, "the upstream could not be reached or sent an invalid response"),
+        };
+    }
+
+    private static bool TrySplitTarget(HttpContext context, out string path, out string query)
+    {
+        var raw = context.Features.GetRequiredFeature<IHttpRequestFeature>().RawTarget;
+        path = raw;
+        query = "";
+        if (raw.Length == 0 || raw[0] != '/')
+        {
+            return false;
+        }
+
+        var q = raw.IndexOf('?');
+        if (q >= 0)
+        {
+            path = raw[..q];
+            query = raw[q..];
+        }
+
+        return true;
+    }
+
+    /// <summary>Host header -> length of the host part and the port (the local port when none is given).</summary>
+    private static void SplitHost(string host, int localPort, out int hostLength, out int port)
+    {
+        port = localPort;
+        hostLength = host.Length;
+        var colon = host.LastIndexOf(':');
+        if (colon >= 0 && host.IndexOf(']', colon) < 0)
+        {
+            hostLength = colon;
+            if (int.TryParse(host.AsSpan(colon + 1), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var p))
+            {
+                port = p;
+            }
+        }
+    }
+
+    private static string DescribePathError(CanonicalPathError error) => error switch
+    {
+        CanonicalPathError.EncodedSlash => "the path contains an encoded '/' (%2F), which the gateway does not accept",
+        CanonicalPathError.EncodedBackslash => "the path contains an encoded '\\' (%5C), which the gateway does not accept",
+        CanonicalPathError.EncodedNul => "the path contains an encoded NUL (%00), which the gateway does not accept",
+        CanonicalPathError.Backslash => "the path contains '\\', which the gateway does not accept",
+        CanonicalPathError.InvalidEncoding => "the path contains an invalid percent-encoding",
+        CanonicalPathError.InvalidCharacter => "the path contains a character that is not allowed in a URI path",
+        _ => "the request target must be an absolute path",
+    };
+
+    [LoggerMessage(EventId = LogEvents.UpstreamError, Level = LogLevel.Information,
+        Message = "Upstream exchange failed ({Error}) for request {RequestId}")]
+    private static partial void LogUpstreamError(ILogger logger, ForwarderError error, string requestId, Exception? exception);
+}

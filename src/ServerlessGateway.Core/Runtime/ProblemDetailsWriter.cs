@@ -1,0 +1,37 @@
+using System.Text.Json;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.WebUtilities;
+
+namespace ServerlessGateway.Runtime;
+
+/// <summary>Every rejection the gateway makes, as RFC 9457 problem+json with the request id.</summary>
+internal static class ProblemDetailsWriter
+{
+    public static Task WriteAsync(HttpContext context, int status, string detail, string? requestId = null)
+    {
+        var response = context.Response;
+        response.StatusCode = status;
+        response.ContentType = "application/problem+json";
+        response.Headers.CacheControl = "no-store";
+        requestId ??= context.Features.Get<GatewayRequestFeature>()?.RequestId;
+
+        var buffer = new System.Buffers.ArrayBufferWriter<byte>(256);
+        using (var json = new Utf8JsonWriter(buffer, new JsonWriterOptions { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping }))
+        {
+            json.WriteStartObject();
+            json.WriteString("type", "about:blank");
+            json.WriteString("title", ReasonPhrases.GetReasonPhrase(status));
+            json.WriteNumber("status", status);
+            json.WriteString("detail", detail);
+            if (requestId is not null)
+            {
+                json.WriteString("request_id", requestId);
+            }
+
+            json.WriteEndObject();
+        }
+
+        response.ContentLength = buffer.WrittenCount;
+        return response.Body.WriteAsync(buffer.WrittenMemory).AsTask();
+    }
+}
