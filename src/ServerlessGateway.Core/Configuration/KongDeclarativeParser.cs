@@ -92,6 +92,10 @@ public static partial class KongDeclarativeParser
 
             top.Finish(TopLevelUnsupported);
             Validate();
+            if (_errors.Count == 0)
+            {
+                NormalizeReferences();
+            }
 
             if (_errors.Count > 0)
             {
@@ -907,6 +911,49 @@ public static partial class KongDeclarativeParser
                     _errors.Add(new(at, $"plugin '{p.Name}' is configured twice for the same service/route/consumer"));
                 }
             }
+        }
+
+        /// <summary>References by id or by name become the entity's key (name, else id): one spelling per entity.</summary>
+        private void NormalizeReferences()
+        {
+            var services = KeyMap(_services, s => [s.Id, s.Name], s => s.Key);
+            var routes = KeyMap(_routes, r => [r.Id, r.Name], r => r.Key);
+            var consumers = KeyMap(_consumers, c => [c.Id, c.Username, c.CustomId], c => c.Key);
+            for (var i = 0; i < _routes.Count; i++)
+            {
+                if (_routes[i].Service is { } service)
+                {
+                    _routes[i] = _routes[i] with { Service = services[service] };
+                }
+            }
+
+            for (var i = 0; i < _plugins.Count; i++)
+            {
+                var p = _plugins[i];
+                _plugins[i] = p with
+                {
+                    Service = p.Service is null ? null : services[p.Service],
+                    Route = p.Route is null ? null : routes[p.Route],
+                    Consumer = p.Consumer is null ? null : consumers[p.Consumer],
+                };
+            }
+        }
+
+        private static Dictionary<string, string> KeyMap<T>(List<T> items, Func<T, string?[]> spellings, Func<T, string> key)
+        {
+            var map = new Dictionary<string, string>(StringComparer.Ordinal);
+            foreach (var item in items)
+            {
+                foreach (var spelling in spellings(item))
+                {
+                    if (spelling is not null)
+                    {
+                        map.TryAdd(spelling, key(item));
+                    }
+                }
+            }
+
+            return map;
         }
 
         private void CheckUnique<T>(List<T> items, Func<T, string?> key, string field, string kind)

@@ -1,0 +1,302 @@
+using System.Text;
+using System.Text.Encodings.Web;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using System.Text.RegularExpressions;
+
+namespace ServerlessGateway.Configuration;
+
+/// <summary>
+/// Writes a <see cref="GatewayConfig"/> back in Kong's declarative 3.0 format, nested as deck writes
+/// it (routes and single-scope plugins under their service, route or consumer), every field written
+/// out, so that parsing the output gives the same config again.
+/// </summary>
+public static partial class KongDeclarativeExporter
+{
+    private static readonly JsonSerializerOptions JsonOptions = new()
+    {
+        WriteIndented = true,
+        Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
+    };
+
+    public static string ToJson(GatewayConfig config) => ToTree(config).ToJsonString(JsonOptions);
+
+    public static string ToYaml(GatewayConfig config)
+    {
+        var builder = new StringBuilder();
+        WriteYamlObject(builder, ToTree(config), indent: 0);
+        return builder.ToString();
+    }
+
+    public static JsonObject ToTree(GatewayConfig config)
+    {
+        var root = new JsonObject { ["_format_version"] = "3.0" };
+        var nestedPlugins = new HashSet<PluginConfig>(ReferenceEqualityComparer.Instance);
+
+        var services = new JsonArray();
+        foreach (var service in config.Services)
+        {
+            var node = Service(service);
+            var routes = new JsonArray();
+            foreach (var route in config.Routes.Where(r => r.Service is not null && Refers(r.Service, service.Id, service.Name)))
+            {
+                var routeNode = Route(route);
+                AddPlugins(routeNode, config.Plugins.Where(p => p.Service is null && p.Consumer is null && p.Route is not null && Refers(p.Route, route.Id, route.Name)), nestedPlugins);
+                routes.Add(routeNode);
+            }
+
+            if (routes.Count > 0)
+            {
+                node["routes"] = routes;
+            }
+
+            AddPlugins(node, config.Plugins.Where(p => p.Route is null && p.Consumer is null && p.Service is not null && Refers(p.Service, service.Id, service.Name)), nestedPlugins);
+            services.Add(node);
+        }
+
+        if (services.Count > 0)
+        {
+            root["services"] = services;
+        }
+
+        AddList(root, "routes", config.Routes.Where(r => r.Service is null).Select(r => (JsonNode)Route(r)));
+        AddList(root, "upstreams", config.Upstreams.Select(u => (JsonNode)Upstream(u)));
+
+        var consumers = new JsonArray();
+        foreach (var consumer in config.Consumers)
+        {
+            var node = Consumer(consumer);
+            AddPlugins(node, config.Plugins.Where(p => p.Route is null && p.Service is null && p.Consumer is not null
+                && Refers(p.Consumer, consumer.Id, consumer.Username, consumer.CustomId)), nestedPlugins);
+            consumers.Add(node);
+        }
+
+        if (consumers.Count > 0)
+        {
+            root["consumers"] = consumers;
+        }
+
+        AddList(root, "plugins", config.Plugins.Where(p => !nestedPlugins.Contains(p)).Select(p => (JsonNode)Plugin(p, withScope: true)));
+        return root;
+    }
+
+    private static bool Refers(string reference, string id, params string?[] names) =>
+        reference == id || names.Contains(reference);
+
+    private static void AddPlugins(JsonObject parent, IEnumerable<PluginConfig> plugins, HashSet<PluginConfig> nested)
+    {
+        var list = new JsonArray();
+        foreach (var plugin in plugins)
+        {
+            nested.Add(plugin);
+            list.Add(Plugin(plugin, withScope: false));
+        }
+
+        if (list.Count > 0)
+        {
+            parent["plugins"] = list;
+        }
+    }
+
+    private static void AddList(JsonObject parent, string key, IEnumerable<JsonNode> items)
+    {
+        var array = new JsonArray();
+        foreach (var item in items)
+        {
+            array.Add(item);
+        }
+
+        if (array.Count > 0)
+        {
+            parent[key] = array;
+        }
+    }
+
+    private static JsonArray Strings(IEnumerable<string> values) => new(values.Select(v => (JsonNode?)JsonValue.Create(v)).ToArray());
+
+    private static void Set(JsonObject node, string key, string? value)
+    {
+        if (value is not null)
+        {
+            node[key] = value;
+        }
+    }
+
+    private static JsonObject Service(ServiceConfig s)
+    {
+        var node = new JsonObject { ["id"] = s.Id };
+        Set(node, "name", s.Name);
+        node["protocol"] = s.Protocol;
+        node["host"] = s.Host;
+        node["port"] = s.Port;
+        Set(node, "path", s.Path);
+        node["connect_timeout"] = s.ConnectTimeout;
+        node["read_timeout"] = s.ReadTimeout;
+        node["write_timeout"] = s.WriteTimeout;
+        node["retries"] = s.Retries;
+        node["enabled"] = s.Enabled;
+        node["tags"] = Strings(s.Tags);
+        return node;
+    }
+
+    private static JsonObject Route(RouteConfig r)
+    {
+        var node = new JsonObject { ["id"] = r.Id };
+        Set(node, "name", r.Name);
+        node["paths"] = Strings(r.Paths);
+        node["methods"] = Strings(r.Methods);
+        node["hosts"] = Strings(r.Hosts);
+        var headers = new JsonObject();
+        foreach (var (name, values) in r.Headers)
+        {
+            headers[name] = Strings(values);
+        }
+
+        node["headers"] = headers;
+        node["strip_path"] = r.StripPath;
+        node["preserve_host"] = r.PreserveHost;
+        node["path_handling"] = r.PathHandling;
+        node["regex_priority"] = r.RegexPriority;
+        node["request_buffering"] = r.RequestBuffering;
+        node["response_buffering"] = r.ResponseBuffering;
+        node["protocols"] = Strings(["http", "https"]);
+        node["https_redirect_status_code"] = 426;
+        node["tags"] = Strings(r.Tags);
+        return node;
+    }
+
+    private static JsonObject Upstream(UpstreamConfig u)
+    {
+        var node = new JsonObject
+        {
+            ["id"] = u.Id,
+            ["name"] = u.Name,
+            ["algorithm"] = u.Algorithm,
+            ["slots"] = u.Slots,
+        };
+        Set(node, "host_header", u.HostHeader);
+        node["tags"] = Strings(u.Tags);
+        var targets = new JsonArray();
+        foreach (var t in u.Targets)
+        {
+            targets.Add(new JsonObject { ["id"] = t.Id, ["target"] = t.Target, ["weight"] = t.Weight, ["tags"] = Strings(t.Tags) });
+        }
+
+        node["targets"] = targets;
+        return node;
+    }
+
+    private static JsonObject Consumer(ConsumerConfig c)
+    {
+        var node = new JsonObject { ["id"] = c.Id };
+        Set(node, "username", c.Username);
+        Set(node, "custom_id", c.CustomId);
+        node["tags"] = Strings(c.Tags);
+        if (c.KeyAuthCredentials.Count > 0)
+        {
+            node["keyauth_credentials"] = new JsonArray(c.KeyAuthCredentials
+                .Select(k => (JsonNode?)new JsonObject { ["id"] = k.Id, ["key"] = k.Key, ["tags"] = Strings(k.Tags) }).ToArray());
+        }
+
+        if (c.JwtSecrets.Count > 0)
+        {
+            node["jwt_secrets"] = new JsonArray(c.JwtSecrets.Select(j =>
+            {
+                var secret = new JsonObject { ["id"] = j.Id, ["key"] = j.Key, ["algorithm"] = j.Algorithm };
+                Set(secret, "secret", j.Secret);
+                Set(secret, "rsa_public_key", j.RsaPublicKey);
+                secret["tags"] = Strings(j.Tags);
+                return (JsonNode?)secret;
+            }).ToArray());
+        }
+
+        if (c.Acls.Count > 0)
+        {
+            node["acls"] = new JsonArray(c.Acls
+                .Select(a => (JsonNode?)new JsonObject { ["id"] = a.Id, ["group"] = a.Group, ["tags"] = Strings(a.Tags) }).ToArray());
+        }
+
+        return node;
+    }
+
+    private static JsonObject Plugin(PluginConfig p, bool withScope)
+    {
+        var node = new JsonObject { ["id"] = p.Id, ["name"] = p.Name };
+        if (withScope)
+        {
+            Set(node, "service", p.Service);
+            Set(node, "route", p.Route);
+            Set(node, "consumer", p.Consumer);
+        }
+
+        node["enabled"] = p.Enabled;
+        node["config"] = p.Config.DeepClone();
+        node["protocols"] = Strings(p.Protocols);
+        node["tags"] = Strings(p.Tags);
+        return node;
+    }
+
+    private static void WriteYamlObject(StringBuilder builder, JsonObject obj, int indent)
+    {
+        var first = true;
+        foreach (var (key, value) in obj)
+        {
+            if (!first || indent > 0)
+            {
+                builder.Append(' ', indent);
+            }
+
+            first = false;
+            builder.Append(YamlKey(key)).Append(':');
+            WriteYamlValue(builder, value, indent);
+        }
+    }
+
+    /// <summary>Writes the value after "key:" or "-" (the caller wrote those, no trailing space).</summary>
+    private static void WriteYamlValue(StringBuilder builder, JsonNode? value, int indent)
+    {
+        switch (value)
+        {
+            case JsonObject { Count: 0 }:
+                builder.Append(" {}\n");
+                break;
+            case JsonObject child:
+                builder.Append('\n');
+                WriteYamlObject(builder, child, indent + 2);
+                break;
+            case JsonArray { Count: 0 }:
+                builder.Append(" []\n");
+                break;
+            case JsonArray array:
+                builder.Append('\n');
+                foreach (var item in array)
+                {
+                    builder.Append(' ', indent).Append('-');
+                    if (item is JsonObject { Count: > 0 } itemObject)
+                    {
+                        // "- key: value" with the following keys aligned under the first.
+                        var itemText = new StringBuilder();
+                        WriteYamlObject(itemText, itemObject, indent + 2);
+                        builder.Append(' ').Append(itemText.ToString(indent + 2, itemText.Length - indent - 2));
+                    }
+                    else
+                    {
+                        WriteYamlValue(builder, item, indent + 2);
+                    }
+                }
+
+                break;
+            default:
+                builder.Append(' ').Append(YamlScalar(value)).Append('\n');
+                break;
+        }
+    }
+
+    private static string YamlKey(string key) => PlainKey().IsMatch(key) ? key : JsonSerializer.Serialize(key, JsonOptions);
+
+    /// <summary>A JSON scalar literal is a valid YAML flow scalar (strings double-quoted with JSON escapes).</summary>
+    private static string YamlScalar(JsonNode? value) => value is null ? "null" : value.ToJsonString(JsonOptions);
+
+    [GeneratedRegex("^[A-Za-z_][A-Za-z0-9_\\-]*$")]
+    private static partial Regex PlainKey();
+}
