@@ -30,8 +30,11 @@ internal static class SnapshotAssertions
         assignment["properties"]?["roleDefinitionId"].Str()?.Split('/')[^1] ?? "";
 
     /// <summary>The expression for a property of a deployed resource, as the snapshot writes it.</summary>
-    public static string ReferenceTo(JsonObject resource, string property) =>
-        $"[reference('{resource.Id()}', '{resource["apiVersion"].Str()}').{property}]";
+    public static string ReferenceTo(JsonObject resource, string property) => $"[{Reference(resource, property)}]";
+
+    /// <summary>The same, as it appears inside a larger expression.</summary>
+    public static string Reference(JsonObject resource, string property) =>
+        $"reference('{resource.Id()}', '{resource["apiVersion"].Str()}').{property}";
 
     public static JsonObject Assignment(this DeploymentSnapshot snapshot, string roleId, string scope, string principal) =>
         Assert.Single(snapshot.OfType("Microsoft.Authorization/roleAssignments"), a =>
