@@ -17,4 +17,23 @@ public sealed class GatewayOptions
     public string? FrontDoorId { get; set; }
 
     public UpstreamAddressPolicy Upstreams { get; set; } = new();
+
+    /// <summary>Registry poll interval in seconds (DESIGN.md §4).</summary>
+    public int ConfigRefreshSeconds { get; set; } = 5;
+
+    public SecretsOptions Secrets { get; set; } = new();
+
+    public AdminOptions Admin { get; set; } = new();
+}
+
+public sealed class SecretsOptions
+{
+    /// <summary>Base64 of a 256-bit key for HMAC secrets at rest (a Key Vault reference in Azure).</summary>
+    public string? Key { get; set; }
+}
+
+public sealed class AdminOptions
+{
+    /// <summary>Admin keys, plain or <c>sha256:&lt;hex&gt;</c>; their index is the key id recorded as actor.</summary>
+    public List<string> Keys { get; set; } = [];
 }

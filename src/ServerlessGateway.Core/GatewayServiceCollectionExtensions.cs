@@ -1,7 +1,11 @@
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
 using ServerlessGateway.Forwarding;
+using ServerlessGateway.Management;
+using ServerlessGateway.Registry;
 using ServerlessGateway.Runtime;
 
 namespace ServerlessGateway;
@@ -9,29 +13,45 @@ namespace ServerlessGateway;
 public static class GatewayServiceCollectionExtensions
 {
     /// <summary>
-    /// Registers the gateway core. <paramref name="allowLoopbackByDefault"/> is the host's default for
-    /// <c>Gateway:Upstreams:AllowLoopback</c> (DESIGN.md §5: true on Standalone, false on Functions).
+    /// Registers the gateway core. <paramref name="standaloneHost"/> selects the host's defaults
+    /// (DESIGN.md §5): on the Standalone host loopback upstreams are allowed and, without
+    /// <c>Gateway:Secrets:Key</c>, a development secrets key is generated; on Functions neither.
+    /// Without a storage adapter the registry keeps config in memory (DB-less mode).
     /// </summary>
-    public static IServiceCollection AddServerlessGateway(this IServiceCollection services, IConfiguration configuration, bool allowLoopbackByDefault)
+    public static IServiceCollection AddServerlessGateway(this IServiceCollection services, IConfiguration configuration, bool standaloneHost)
     {
+        var allowLoopbackByDefault = standaloneHost;
         services.AddOptions<GatewayOptions>()
             .Configure(o => o.Upstreams.AllowLoopback = allowLoopbackByDefault)
             .Bind(configuration.GetSection(GatewayOptions.Section));
         services.AddSingleton(TimeProvider.System);
         services.AddHttpForwarder();
         services.TryAddSingleton<IUpstreamResolver, DnsUpstreamResolver>();
-        services.AddSingleton(sp => sp.GetRequiredService<Microsoft.Extensions.Options.IOptions<GatewayOptions>>().Value.Upstreams);
+        services.AddSingleton(sp => sp.GetRequiredService<IOptions<GatewayOptions>>().Value.Upstreams);
         services.AddSingleton<UpstreamConnector>();
         services.AddSingleton<UpstreamClient>();
         services.AddSingleton<ClientAddressResolver>();
         services.AddSingleton<GatewaySnapshotProvider>();
         services.AddSingleton<DeclarativeConfigLoader>();
+        services.TryAddSingleton<IConfigStore, InMemoryConfigStore>();
+        services.AddSingleton(sp => new CredentialProtector(SecretsKeyLoader.Load(
+            sp.GetRequiredService<IOptions<GatewayOptions>>().Value.Secrets.Key,
+            allowDevelopmentKey: standaloneHost,
+            sp.GetRequiredService<ILoggerFactory>().CreateLogger("ServerlessGateway.Secrets"))));
+        services.AddSingleton<ConfigRegistry>();
+        services.AddHostedService<ConfigRegistryService>();
+        services.AddSingleton<AdminAuthenticator>();
+        services.AddSingleton(sp => new ManagementApi(
+            sp.GetRequiredService<ConfigRegistry>(),
+            sp.GetRequiredService<AdminAuthenticator>(),
+            sp.GetRequiredService<ClientAddressResolver>(),
+            sp.GetRequiredService<TimeProvider>()));
         services.AddSingleton(sp => new GatewayPipeline(
             sp.GetRequiredService<GatewaySnapshotProvider>(),
             sp.GetRequiredService<ClientAddressResolver>(),
             sp.GetRequiredService<Yarp.ReverseProxy.Forwarder.IHttpForwarder>(),
             sp.GetRequiredService<UpstreamClient>(),
-            sp.GetRequiredService<Microsoft.Extensions.Logging.ILogger<GatewayPipeline>>()));
+            sp.GetRequiredService<ILogger<GatewayPipeline>>()));
         return services;
     }
 }

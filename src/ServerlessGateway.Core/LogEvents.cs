@@ -6,6 +6,14 @@ internal static class LogEvents
     public const int ConfigLoaded = 1000;
     public const int ConfigInvalid = 1001;
     public const int ConfigWarning = 1002;
+    public const int DevelopmentSecretsKey = 1003;
+    public const int RegistryLoaded = 1100;
+    public const int RegistryUnavailable = 1101;
+    public const int RegistryInvalidVersion = 1102;
+    public const int RegistryPublished = 1103;
+    public const int RegistryPollFailed = 1104;
+    public const int AdminKeyRejected = 1200;
+    public const int AdminAuthFailed = 1201;
     public const int UpstreamAddressDenied = 2000;
     public const int UpstreamError = 2001;
     public const int RegexTimeout = 2002;

@@ -1,5 +1,6 @@
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using ServerlessGateway.Configuration;
+using ServerlessGateway.Management;
 using ServerlessGateway.Runtime;
 
 namespace ServerlessGateway.Standalone;
@@ -20,7 +21,7 @@ public static class StandaloneGateway
             // Operators may still tune every limit through the Kestrel:Limits section.
             builder.Configuration.GetSection("Kestrel:Limits").Bind(kestrel.Limits);
         });
-        builder.Services.AddServerlessGateway(builder.Configuration, allowLoopbackByDefault: true);
+        builder.Services.AddServerlessGateway(builder.Configuration, standaloneHost: true);
         return builder;
     }
 
@@ -43,18 +44,19 @@ public static class StandaloneGateway
         limits.Http2.MaxRequestHeaderFieldSize = 16 * 1024;
     }
 
-    /// <summary>Builds the app and loads the DB-less config file; a bad file yields its errors and no app.</summary>
+    /// <summary>Builds the app and checks the config file; a bad file yields its errors and no app.</summary>
     public static (WebApplication? App, ConfigLoadResult? Config) Build(WebApplicationBuilder builder)
     {
         var app = builder.Build();
-        var config = app.Services.GetRequiredService<DeclarativeConfigLoader>().LoadConfiguredFile();
+        var config = app.Services.GetRequiredService<DeclarativeConfigLoader>().Result;
         if (config is { IsValid: false })
         {
             return (null, config);
         }
 
         var pipeline = app.Services.GetRequiredService<GatewayPipeline>();
-        app.Run(pipeline.InvokeAsync);
+        var management = app.Services.GetRequiredService<ManagementApi>();
+        app.Run(context => ManagementApi.Owns(context.Request.Path) ? management.InvokeAsync(context) : pipeline.InvokeAsync(context));
         return (app, config);
     }
 }

@@ -16,8 +16,16 @@ public sealed record GatewayConfig
     public static GatewayConfig Empty { get; } = new();
 }
 
+/// <summary>What every Kong entity has: an id and Kong's timestamps (Unix seconds).</summary>
+public interface IEntity
+{
+    string Id { get; }
+    long? CreatedAt { get; }
+    long? UpdatedAt { get; }
+}
+
 /// <summary>Kong service. <c>url</c> is a shorthand the parser splits into these fields, as Kong does.</summary>
-public sealed record ServiceConfig
+public sealed record ServiceConfig : IEntity
 {
     public required string Id { get; init; }
     public string? Name { get; init; }
@@ -31,11 +39,14 @@ public sealed record ServiceConfig
     public int Retries { get; init; } = 5;
     public bool Enabled { get; init; } = true;
     public IReadOnlyList<string> Tags { get; init; } = [];
+    /// <summary>Unix seconds, as Kong writes them; set by the registry when the entity is created or changed.</summary>
+    public long? CreatedAt { get; init; }
+    public long? UpdatedAt { get; init; }
 
     public string Key => Name ?? Id;
 }
 
-public sealed record RouteConfig
+public sealed record RouteConfig : IEntity
 {
     public required string Id { get; init; }
     public string? Name { get; init; }
@@ -53,6 +64,9 @@ public sealed record RouteConfig
     public bool RequestBuffering { get; init; } = true;
     public bool ResponseBuffering { get; init; } = true;
     public IReadOnlyList<string> Tags { get; init; } = [];
+    /// <summary>Unix seconds, as Kong writes them; set by the registry when the entity is created or changed.</summary>
+    public long? CreatedAt { get; init; }
+    public long? UpdatedAt { get; init; }
 
     public string Key => Name ?? Id;
 
@@ -60,7 +74,7 @@ public sealed record RouteConfig
         new Dictionary<string, IReadOnlyList<string>>();
 }
 
-public sealed record UpstreamConfig
+public sealed record UpstreamConfig : IEntity
 {
     public required string Id { get; init; }
     public required string Name { get; init; }
@@ -69,23 +83,32 @@ public sealed record UpstreamConfig
     public string? HostHeader { get; init; }
     public IReadOnlyList<TargetConfig> Targets { get; init; } = [];
     public IReadOnlyList<string> Tags { get; init; } = [];
+    /// <summary>Unix seconds, as Kong writes them; set by the registry when the entity is created or changed.</summary>
+    public long? CreatedAt { get; init; }
+    public long? UpdatedAt { get; init; }
 }
 
-public sealed record TargetConfig
+public sealed record TargetConfig : IEntity
 {
     public required string Id { get; init; }
     /// <summary><c>host:port</c> as Kong writes it (port defaults to 8000).</summary>
     public required string Target { get; init; }
     public int Weight { get; init; } = 100;
     public IReadOnlyList<string> Tags { get; init; } = [];
+    /// <summary>Unix seconds, as Kong writes them; set by the registry when the entity is created or changed.</summary>
+    public long? CreatedAt { get; init; }
+    public long? UpdatedAt { get; init; }
 }
 
-public sealed record ConsumerConfig
+public sealed record ConsumerConfig : IEntity
 {
     public required string Id { get; init; }
     public string? Username { get; init; }
     public string? CustomId { get; init; }
     public IReadOnlyList<string> Tags { get; init; } = [];
+    /// <summary>Unix seconds, as Kong writes them; set by the registry when the entity is created or changed.</summary>
+    public long? CreatedAt { get; init; }
+    public long? UpdatedAt { get; init; }
     public IReadOnlyList<KeyAuthCredential> KeyAuthCredentials { get; init; } = [];
     public IReadOnlyList<JwtSecret> JwtSecrets { get; init; } = [];
     public IReadOnlyList<AclGroup> Acls { get; init; } = [];
@@ -93,14 +116,17 @@ public sealed record ConsumerConfig
     public string Key => Username ?? CustomId ?? Id;
 }
 
-public sealed record KeyAuthCredential
+public sealed record KeyAuthCredential : IEntity
 {
     public required string Id { get; init; }
     public required string Key { get; init; }
     public IReadOnlyList<string> Tags { get; init; } = [];
+    /// <summary>Unix seconds, as Kong writes them; set by the registry when the entity is created or changed.</summary>
+    public long? CreatedAt { get; init; }
+    public long? UpdatedAt { get; init; }
 }
 
-public sealed record JwtSecret
+public sealed record JwtSecret : IEntity
 {
     public required string Id { get; init; }
     public required string Key { get; init; }
@@ -108,20 +134,26 @@ public sealed record JwtSecret
     public string? Secret { get; init; }
     public string? RsaPublicKey { get; init; }
     public IReadOnlyList<string> Tags { get; init; } = [];
+    /// <summary>Unix seconds, as Kong writes them; set by the registry when the entity is created or changed.</summary>
+    public long? CreatedAt { get; init; }
+    public long? UpdatedAt { get; init; }
 }
 
-public sealed record AclGroup
+public sealed record AclGroup : IEntity
 {
     public required string Id { get; init; }
     public required string Group { get; init; }
     public IReadOnlyList<string> Tags { get; init; } = [];
+    /// <summary>Unix seconds, as Kong writes them; set by the registry when the entity is created or changed.</summary>
+    public long? CreatedAt { get; init; }
+    public long? UpdatedAt { get; init; }
 }
 
 /// <summary>
 /// A plugin instance. Scope: none of service/route/consumer = global. <see cref="Config"/> is the
 /// plugin's own config object as written (Kong field names); the plugin validates and compiles it.
 /// </summary>
-public sealed record PluginConfig
+public sealed record PluginConfig : IEntity
 {
     public required string Id { get; init; }
     public required string Name { get; init; }
@@ -132,6 +164,9 @@ public sealed record PluginConfig
     public System.Text.Json.Nodes.JsonObject Config { get; init; } = [];
     public IReadOnlyList<string> Protocols { get; init; } = DefaultProtocols;
     public IReadOnlyList<string> Tags { get; init; } = [];
+    /// <summary>Unix seconds, as Kong writes them; set by the registry when the entity is created or changed.</summary>
+    public long? CreatedAt { get; init; }
+    public long? UpdatedAt { get; init; }
 
     internal static readonly IReadOnlyList<string> DefaultProtocols = ["grpc", "grpcs", "http", "https"];
 }

@@ -28,8 +28,17 @@ public static partial class KongDeclarativeExporter
         return builder.ToString();
     }
 
-    public static JsonObject ToTree(GatewayConfig config)
+    /// <summary>
+    /// The config as a JSON tree. <paramref name="flat"/> writes routes and plugins top-level with
+    /// references (the shape the management API edits); otherwise they nest as deck writes them.
+    /// </summary>
+    public static JsonObject ToTree(GatewayConfig config, bool flat = false)
     {
+        if (flat)
+        {
+            return FlatTree(config);
+        }
+
         var root = new JsonObject { ["_format_version"] = "3.0" };
         var nestedPlugins = new HashSet<PluginConfig>(ReferenceEqualityComparer.Instance);
 
@@ -80,6 +89,26 @@ public static partial class KongDeclarativeExporter
         return root;
     }
 
+    private static JsonObject FlatTree(GatewayConfig config)
+    {
+        var root = new JsonObject { ["_format_version"] = "3.0" };
+        root["services"] = new JsonArray(config.Services.Select(s => (JsonNode?)Service(s)).ToArray());
+        root["routes"] = new JsonArray(config.Routes.Select(r =>
+        {
+            var node = Route(r);
+            if (r.Service is not null)
+            {
+                node["service"] = r.Service;
+            }
+
+            return (JsonNode?)node;
+        }).ToArray());
+        root["upstreams"] = new JsonArray(config.Upstreams.Select(u => (JsonNode?)Upstream(u)).ToArray());
+        root["consumers"] = new JsonArray(config.Consumers.Select(c => (JsonNode?)Consumer(c)).ToArray());
+        root["plugins"] = new JsonArray(config.Plugins.Select(p => (JsonNode?)Plugin(p, withScope: true)).ToArray());
+        return root;
+    }
+
     private static bool Refers(string reference, string id, params string?[] names) =>
         reference == id || names.Contains(reference);
 
@@ -112,6 +141,22 @@ public static partial class KongDeclarativeExporter
         }
     }
 
+    private static JsonObject Entity(string id, long? createdAt, long? updatedAt)
+    {
+        var node = new JsonObject { ["id"] = id };
+        if (createdAt is { } created)
+        {
+            node["created_at"] = created;
+        }
+
+        if (updatedAt is { } updated)
+        {
+            node["updated_at"] = updated;
+        }
+
+        return node;
+    }
+
     private static JsonArray Strings(IEnumerable<string> values) => new(values.Select(v => (JsonNode?)JsonValue.Create(v)).ToArray());
 
     private static void Set(JsonObject node, string key, string? value)
@@ -122,9 +167,9 @@ public static partial class KongDeclarativeExporter
         }
     }
 
-    private static JsonObject Service(ServiceConfig s)
+    internal static JsonObject Service(ServiceConfig s)
     {
-        var node = new JsonObject { ["id"] = s.Id };
+        var node = Entity(s.Id, s.CreatedAt, s.UpdatedAt);
         Set(node, "name", s.Name);
         node["protocol"] = s.Protocol;
         node["host"] = s.Host;
@@ -139,9 +184,9 @@ public static partial class KongDeclarativeExporter
         return node;
     }
 
-    private static JsonObject Route(RouteConfig r)
+    internal static JsonObject Route(RouteConfig r)
     {
-        var node = new JsonObject { ["id"] = r.Id };
+        var node = Entity(r.Id, r.CreatedAt, r.UpdatedAt);
         Set(node, "name", r.Name);
         node["paths"] = Strings(r.Paths);
         node["methods"] = Strings(r.Methods);
@@ -165,63 +210,91 @@ public static partial class KongDeclarativeExporter
         return node;
     }
 
-    private static JsonObject Upstream(UpstreamConfig u)
+    internal static JsonObject Upstream(UpstreamConfig u, bool withTargets = true)
     {
-        var node = new JsonObject
-        {
-            ["id"] = u.Id,
-            ["name"] = u.Name,
-            ["algorithm"] = u.Algorithm,
-            ["slots"] = u.Slots,
-        };
+        var node = Entity(u.Id, u.CreatedAt, u.UpdatedAt);
+        node["name"] = u.Name;
+        node["algorithm"] = u.Algorithm;
+        node["slots"] = u.Slots;
         Set(node, "host_header", u.HostHeader);
         node["tags"] = Strings(u.Tags);
-        var targets = new JsonArray();
-        foreach (var t in u.Targets)
+        if (withTargets)
         {
-            targets.Add(new JsonObject { ["id"] = t.Id, ["target"] = t.Target, ["weight"] = t.Weight, ["tags"] = Strings(t.Tags) });
+            node["targets"] = new JsonArray(u.Targets.Select(t => (JsonNode?)Target(t)).ToArray());
         }
 
-        node["targets"] = targets;
         return node;
     }
 
-    private static JsonObject Consumer(ConsumerConfig c)
+    internal static JsonObject Target(TargetConfig t)
     {
-        var node = new JsonObject { ["id"] = c.Id };
+        var node = Entity(t.Id, t.CreatedAt, t.UpdatedAt);
+        node["target"] = t.Target;
+        node["weight"] = t.Weight;
+        node["tags"] = Strings(t.Tags);
+        return node;
+    }
+
+    internal static JsonObject Consumer(ConsumerConfig c, bool withCredentials = true)
+    {
+        var node = Entity(c.Id, c.CreatedAt, c.UpdatedAt);
         Set(node, "username", c.Username);
         Set(node, "custom_id", c.CustomId);
         node["tags"] = Strings(c.Tags);
+        if (!withCredentials)
+        {
+            return node;
+        }
+
         if (c.KeyAuthCredentials.Count > 0)
         {
-            node["keyauth_credentials"] = new JsonArray(c.KeyAuthCredentials
-                .Select(k => (JsonNode?)new JsonObject { ["id"] = k.Id, ["key"] = k.Key, ["tags"] = Strings(k.Tags) }).ToArray());
+            node["keyauth_credentials"] = new JsonArray(c.KeyAuthCredentials.Select(k => (JsonNode?)KeyAuth(k)).ToArray());
         }
 
         if (c.JwtSecrets.Count > 0)
         {
-            node["jwt_secrets"] = new JsonArray(c.JwtSecrets.Select(j =>
-            {
-                var secret = new JsonObject { ["id"] = j.Id, ["key"] = j.Key, ["algorithm"] = j.Algorithm };
-                Set(secret, "secret", j.Secret);
-                Set(secret, "rsa_public_key", j.RsaPublicKey);
-                secret["tags"] = Strings(j.Tags);
-                return (JsonNode?)secret;
-            }).ToArray());
+            node["jwt_secrets"] = new JsonArray(c.JwtSecrets.Select(j => (JsonNode?)Jwt(j)).ToArray());
         }
 
         if (c.Acls.Count > 0)
         {
-            node["acls"] = new JsonArray(c.Acls
-                .Select(a => (JsonNode?)new JsonObject { ["id"] = a.Id, ["group"] = a.Group, ["tags"] = Strings(a.Tags) }).ToArray());
+            node["acls"] = new JsonArray(c.Acls.Select(a => (JsonNode?)Acl(a)).ToArray());
         }
 
         return node;
     }
 
-    private static JsonObject Plugin(PluginConfig p, bool withScope)
+    internal static JsonObject KeyAuth(KeyAuthCredential k)
     {
-        var node = new JsonObject { ["id"] = p.Id, ["name"] = p.Name };
+        var node = Entity(k.Id, k.CreatedAt, k.UpdatedAt);
+        node["key"] = k.Key;
+        node["tags"] = Strings(k.Tags);
+        return node;
+    }
+
+    internal static JsonObject Jwt(JwtSecret j)
+    {
+        var node = Entity(j.Id, j.CreatedAt, j.UpdatedAt);
+        node["key"] = j.Key;
+        node["algorithm"] = j.Algorithm;
+        Set(node, "secret", j.Secret);
+        Set(node, "rsa_public_key", j.RsaPublicKey);
+        node["tags"] = Strings(j.Tags);
+        return node;
+    }
+
+    internal static JsonObject Acl(AclGroup a)
+    {
+        var node = Entity(a.Id, a.CreatedAt, a.UpdatedAt);
+        node["group"] = a.Group;
+        node["tags"] = Strings(a.Tags);
+        return node;
+    }
+
+    internal static JsonObject Plugin(PluginConfig p, bool withScope)
+    {
+        var node = Entity(p.Id, p.CreatedAt, p.UpdatedAt);
+        node["name"] = p.Name;
         if (withScope)
         {
             Set(node, "service", p.Service);

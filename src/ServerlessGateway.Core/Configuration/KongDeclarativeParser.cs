@@ -133,8 +133,6 @@ public static partial class KongDeclarativeParser
         private string ReadId(MapReader map, string kind, string naturalKey)
         {
             var id = map.String("id");
-            map.Ignore("created_at");
-            map.Ignore("updated_at");
             if (id is null)
             {
                 return EntityIds.Derive(kind, naturalKey);
@@ -146,6 +144,26 @@ public static partial class KongDeclarativeParser
             }
 
             return id.ToLowerInvariant();
+        }
+
+        private static long? Timestamp(MapReader map, string key)
+        {
+            var node = map.Get(key);
+            if (node is null || node.Kind == ConfigNodeKind.Null)
+            {
+                return null;
+            }
+
+            // Kong writes integer seconds; some exports carry fractions.
+            if (node.Kind == ConfigNodeKind.Scalar && !node.Quoted
+                && double.TryParse(node.Text, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var seconds)
+                && seconds >= 0 && seconds < 1e11)
+            {
+                return (long)seconds;
+            }
+
+            map.Error(key, "expected a Unix timestamp in seconds");
+            return null;
         }
 
         private IReadOnlyList<string> ReadTags(MapReader map)
@@ -229,6 +247,8 @@ public static partial class KongDeclarativeParser
             var service = new ServiceConfig
             {
                 Id = ReadId(map, "service", name ?? path),
+                CreatedAt = Timestamp(map, "created_at"),
+                UpdatedAt = Timestamp(map, "updated_at"),
                 Name = name,
                 Protocol = protocol,
                 Host = host ?? "",
@@ -324,6 +344,8 @@ public static partial class KongDeclarativeParser
             var route = new RouteConfig
             {
                 Id = ReadId(map, "route", name ?? $"{service}:{path}"),
+                CreatedAt = Timestamp(map, "created_at"),
+                UpdatedAt = Timestamp(map, "updated_at"),
                 Name = name,
                 Service = service,
                 Paths = paths,
@@ -559,6 +581,8 @@ public static partial class KongDeclarativeParser
             var upstream = new UpstreamConfig
             {
                 Id = upstreamId,
+                CreatedAt = Timestamp(map, "created_at"),
+                UpdatedAt = Timestamp(map, "updated_at"),
                 Name = name,
                 Algorithm = algorithm,
                 Slots = map.Int("slots", 10_000, 10, 65_536),
@@ -622,6 +646,8 @@ public static partial class KongDeclarativeParser
             var result = new TargetConfig
             {
                 Id = ReadId(map, "target", $"{upstream}:{target}"),
+                CreatedAt = Timestamp(map, "created_at"),
+                UpdatedAt = Timestamp(map, "updated_at"),
                 Target = target ?? "",
                 Weight = map.Int("weight", 100, 0, 65_535),
                 Tags = ReadTags(map),
@@ -661,6 +687,8 @@ public static partial class KongDeclarativeParser
                 keyAuth.Add(new KeyAuthCredential
                 {
                     Id = ReadId(cred, "keyauth_credential", $"{consumerKey}:{credPath}"),
+                    CreatedAt = Timestamp(cred, "created_at"),
+                    UpdatedAt = Timestamp(cred, "updated_at"),
                     Key = key,
                     Tags = ReadTags(cred),
                 });
@@ -681,6 +709,8 @@ public static partial class KongDeclarativeParser
                 jwt.Add(new JwtSecret
                 {
                     Id = ReadId(cred, "jwt_secret", $"{consumerKey}:{credPath}"),
+                    CreatedAt = Timestamp(cred, "created_at"),
+                    UpdatedAt = Timestamp(cred, "updated_at"),
                     Key = cred.String("key", required: true) ?? "",
                     Algorithm = cred.String("algorithm") ?? "HS256",
                     Secret = cred.String("secret"),
@@ -704,6 +734,8 @@ public static partial class KongDeclarativeParser
                 acls.Add(new AclGroup
                 {
                     Id = ReadId(cred, "acl", $"{consumerKey}:{group}"),
+                    CreatedAt = Timestamp(cred, "created_at"),
+                    UpdatedAt = Timestamp(cred, "updated_at"),
                     Group = group,
                     Tags = ReadTags(cred),
                 });
@@ -714,6 +746,8 @@ public static partial class KongDeclarativeParser
             var consumer = new ConsumerConfig
             {
                 Id = id,
+                CreatedAt = Timestamp(map, "created_at"),
+                UpdatedAt = Timestamp(map, "updated_at"),
                 Username = username,
                 CustomId = customId,
                 Tags = ReadTags(map),
@@ -780,6 +814,8 @@ public static partial class KongDeclarativeParser
             var plugin = new PluginConfig
             {
                 Id = ReadId(map, "plugin", $"{name}:{service}:{route}:{consumer}"),
+                CreatedAt = Timestamp(map, "created_at"),
+                UpdatedAt = Timestamp(map, "updated_at"),
                 Name = name,
                 Service = service,
                 Route = route,

@@ -5,18 +5,21 @@ using ServerlessGateway.Configuration;
 namespace ServerlessGateway.Runtime;
 
 /// <summary>
-/// DB-less mode (Kong's name): loads <c>Gateway:ConfigFile</c> at start, validates and compiles it,
-/// and swaps it in. A bad file is reported with every error and its path.
+/// Reads <c>Gateway:ConfigFile</c> once (Kong's DB-less mode; the cold-start fallback when storage
+/// is configured) and reports every error with its path. The registry decides what to serve.
 /// </summary>
-public sealed partial class DeclarativeConfigLoader(
-    IOptions<GatewayOptions> options,
-    GatewaySnapshotProvider snapshots,
-    ILogger<DeclarativeConfigLoader> logger)
+public sealed partial class DeclarativeConfigLoader
 {
-    /// <summary>Loads the configured file, if any. Returns the result (null when no file is configured).</summary>
-    public ConfigLoadResult? LoadConfiguredFile()
+    private readonly Lazy<ConfigLoadResult?> _result;
+
+    public DeclarativeConfigLoader(IOptions<GatewayOptions> options, ILogger<DeclarativeConfigLoader> logger) =>
+        _result = new Lazy<ConfigLoadResult?>(() => Load(options.Value.ConfigFile, logger));
+
+    /// <summary>The file's parse result, or null when no file is configured.</summary>
+    public ConfigLoadResult? Result => _result.Value;
+
+    private static ConfigLoadResult? Load(string? path, ILogger logger)
     {
-        var path = options.Value.ConfigFile;
         if (string.IsNullOrWhiteSpace(path))
         {
             return null;
@@ -27,11 +30,7 @@ public sealed partial class DeclarativeConfigLoader(
         {
             result = KongDeclarativeParser.Parse(File.ReadAllText(path));
         }
-        catch (IOException ex)
-        {
-            result = new(null, [new("", $"cannot read config file '{path}': {ex.Message}")], []);
-        }
-        catch (UnauthorizedAccessException ex)
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
             result = new(null, [new("", $"cannot read config file '{path}': {ex.Message}")], []);
         }
@@ -41,24 +40,21 @@ public sealed partial class DeclarativeConfigLoader(
             LogWarning(logger, path, warning.ToString());
         }
 
-        if (!result.IsValid)
+        foreach (var error in result.Errors)
         {
-            foreach (var error in result.Errors)
-            {
-                LogInvalid(logger, path, error.ToString());
-            }
-
-            return result;
+            LogInvalid(logger, path, error.ToString());
         }
 
-        var config = result.Config!;
-        snapshots.Swap(GatewaySnapshot.Compile(config, "file"));
-        LogLoaded(logger, path, config.Services.Count, config.Routes.Count);
+        if (result.IsValid)
+        {
+            LogLoaded(logger, path, result.Config!.Services.Count, result.Config.Routes.Count);
+        }
+
         return result;
     }
 
     [LoggerMessage(EventId = LogEvents.ConfigLoaded, Level = LogLevel.Information,
-        Message = "Loaded declarative config {Path}: {Services} services, {Routes} routes")]
+        Message = "Read declarative config {Path}: {Services} services, {Routes} routes")]
     private static partial void LogLoaded(ILogger logger, string path, int services, int routes);
 
     [LoggerMessage(EventId = LogEvents.ConfigInvalid, Level = LogLevel.Error, Message = "Invalid declarative config {Path}: {Error}")]

@@ -7,7 +7,11 @@ namespace ServerlessGateway.Runtime;
 /// <summary>Every rejection the gateway makes, as RFC 9457 problem+json with the request id.</summary>
 internal static class ProblemDetailsWriter
 {
-    public static Task WriteAsync(HttpContext context, int status, string detail, string? requestId = null)
+    public static Task WriteAsync(HttpContext context, int status, string detail, string? requestId = null) =>
+        WriteAsync(context, status, detail, requestId, extensions: null);
+
+    /// <param name="extensions">Extra members (RFC 9457 §3.2), e.g. the list of validation errors.</param>
+    public static Task WriteAsync(HttpContext context, int status, string detail, string? requestId, Action<Utf8JsonWriter>? extensions)
     {
         var response = context.Response;
         response.StatusCode = status;
@@ -27,6 +31,8 @@ internal static class ProblemDetailsWriter
             {
                 json.WriteString("request_id", requestId);
             }
+
+            extensions?.Invoke(json);
 
             json.WriteEndObject();
         }

@@ -1,0 +1,143 @@
+using System.Security.Cryptography;
+using System.Text;
+using ServerlessGateway.Configuration;
+
+namespace ServerlessGateway.Registry;
+
+/// <summary>
+/// Credentials at rest (DESIGN.md §4): key-auth keys as SHA-256 (<c>sha256:&lt;hex&gt;</c>), HMAC
+/// <c>jwt_secrets</c> secrets encrypted with AES-GCM under <c>Gateway:Secrets:Key</c>
+/// (<c>enc:v1:&lt;base64&gt;</c>). Import accepts both forms, so export -> import round-trips
+/// without a plain secret ever leaving. Public keys stay as they are.
+/// </summary>
+public sealed class CredentialProtector
+{
+    public const string HashPrefix = "sha256:";
+    public const string EncryptedPrefix = "enc:v1:";
+    private const int NonceSize = 12;
+    private const int TagSize = 16;
+    private readonly byte[]? _key;
+
+    /// <param name="key">The 256-bit secrets key, or null when none is configured (HMAC secrets then cannot be stored).</param>
+    public CredentialProtector(byte[]? key)
+    {
+        if (key is not null && key.Length != 32)
+        {
+            throw new ArgumentException("the secrets key must be 256 bits", nameof(key));
+        }
+
+        _key = key;
+    }
+
+    public bool CanEncrypt => _key is not null;
+
+    public static string HashKey(string plainKey) =>
+        HashPrefix + Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(plainKey)));
+
+    public static bool IsHashedKey(string key) =>
+        key.StartsWith(HashPrefix, StringComparison.Ordinal) && key.Length == HashPrefix.Length + 64
+        && !key.AsSpan(HashPrefix.Length).ContainsAnyExcept("0123456789abcdef");
+
+    /// <summary>The config with every credential in its at-rest form, or the errors that prevent it.</summary>
+    public GatewayConfig Protect(GatewayConfig config, List<ConfigIssue> errors)
+    {
+        var consumers = new List<ConsumerConfig>(config.Consumers.Count);
+        for (var c = 0; c < config.Consumers.Count; c++)
+        {
+            var consumer = config.Consumers[c];
+            var keys = consumer.KeyAuthCredentials.Select(k => k with
+            {
+                Key = k.Key.StartsWith(HashPrefix, StringComparison.Ordinal) ? HashPrefix + k.Key[HashPrefix.Length..].ToLowerInvariant() : HashKey(k.Key),
+            }).ToList();
+            for (var i = 0; i < keys.Count; i++)
+            {
+                if (!IsHashedKey(keys[i].Key))
+                {
+                    errors.Add(new($"consumers[{c}].keyauth_credentials[{i}].key", "a key starting with 'sha256:' must be 'sha256:' and 64 hex digits"));
+                }
+            }
+
+            var secrets = new List<JwtSecret>(consumer.JwtSecrets.Count);
+            for (var i = 0; i < consumer.JwtSecrets.Count; i++)
+            {
+                secrets.Add(ProtectJwt(consumer.JwtSecrets[i], $"consumers[{c}].jwt_secrets[{i}].secret", errors));
+            }
+
+            consumers.Add(consumer with { KeyAuthCredentials = keys, JwtSecrets = secrets });
+        }
+
+        return config with { Consumers = consumers };
+    }
+
+    private JwtSecret ProtectJwt(JwtSecret secret, string path, List<ConfigIssue> errors)
+    {
+        if (secret.Secret is not { } value)
+        {
+            return secret;
+        }
+
+        if (value.StartsWith(EncryptedPrefix, StringComparison.Ordinal))
+        {
+            if (!TryReveal(value, out _))
+            {
+                errors.Add(new(path, "an 'enc:v1:' secret that this gateway's secrets key (Gateway:Secrets:Key) cannot decrypt"));
+            }
+
+            return secret;
+        }
+
+        if (_key is null)
+        {
+            errors.Add(new(path, "HMAC secrets cannot be stored: Gateway:Secrets:Key is not configured"));
+            return secret;
+        }
+
+        return secret with { Secret = Encrypt(value) };
+    }
+
+    private string Encrypt(string plain)
+    {
+        var plainBytes = Encoding.UTF8.GetBytes(plain);
+        var output = new byte[NonceSize + plainBytes.Length + TagSize];
+        var nonce = output.AsSpan(0, NonceSize);
+        RandomNumberGenerator.Fill(nonce);
+        using var aes = new AesGcm(_key!, TagSize);
+        aes.Encrypt(nonce, plainBytes, output.AsSpan(NonceSize, plainBytes.Length), output.AsSpan(NonceSize + plainBytes.Length));
+        return EncryptedPrefix + Convert.ToBase64String(output);
+    }
+
+    /// <summary>The plain secret of an at-rest value (plain values pass through).</summary>
+    public bool TryReveal(string stored, out string plain)
+    {
+        plain = stored;
+        if (!stored.StartsWith(EncryptedPrefix, StringComparison.Ordinal))
+        {
+            return true;
+        }
+
+        if (_key is null)
+        {
+            return false;
+        }
+
+        try
+        {
+            var data = Convert.FromBase64String(stored[EncryptedPrefix.Length..]);
+            if (data.Length < NonceSize + TagSize)
+            {
+                return false;
+            }
+
+            var cipherLength = data.Length - NonceSize - TagSize;
+            var result = new byte[cipherLength];
+            using var aes = new AesGcm(_key, TagSize);
+            aes.Decrypt(data.AsSpan(0, NonceSize), data.AsSpan(NonceSize, cipherLength), data.AsSpan(NonceSize + cipherLength), result);
+            plain = Encoding.UTF8.GetString(result);
+            return true;
+        }
+        catch (Exception ex) when (ex is FormatException or CryptographicException)
+        {
+            return false;
+        }
+    }
+}
