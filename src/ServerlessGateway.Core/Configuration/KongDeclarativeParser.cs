@@ -907,7 +907,8 @@ public static partial class KongDeclarativeParser
 
                 for (var i = 0; i < c.KeyAuthCredentials.Count; i++)
                 {
-                    if (c.KeyAuthCredentials[i].Key.Length > 0 && !keys.Add(c.KeyAuthCredentials[i].Key))
+                    // Compared in at-rest form: a plain key and its sha256: form are the same key.
+                    if (c.KeyAuthCredentials[i].Key.Length > 0 && !keys.Add(Registry.CredentialProtector.AtRestKey(c.KeyAuthCredentials[i].Key)))
                     {
                         // Never echo a key: say where the duplicate is, not what it is.
                         _errors.Add(new($"{_paths[c]}.keyauth_credentials[{i}].key", "duplicate key: another credential uses the same key"));
@@ -992,13 +993,16 @@ public static partial class KongDeclarativeParser
             return map;
         }
 
+        private readonly HashSet<object> _duplicates = new(ReferenceEqualityComparer.Instance);
+
         private void CheckUnique<T>(List<T> items, Func<T, string?> key, string field, string kind)
             where T : notnull
         {
             var seen = new HashSet<string>(StringComparer.Ordinal);
             foreach (var item in items)
             {
-                if (key(item) is { Length: > 0 } value && !seen.Add(value))
+                // An entity already reported as a duplicate is not reported again for the id derived from it.
+                if (key(item) is { Length: > 0 } value && !seen.Add(value) && _duplicates.Add(item))
                 {
                     _errors.Add(new($"{_paths[item]}.{field}", $"duplicate {kind} {field} '{value}'"));
                 }

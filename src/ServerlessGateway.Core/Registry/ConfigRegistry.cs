@@ -71,7 +71,8 @@ public sealed partial class ConfigRegistry
 
             if (fileConfig is not null && !IsDurable)
             {
-                await UpdateAsync(_ => (fileConfig, true), new ConfigChange("config-file", "load Gateway:ConfigFile", _time.GetUtcNow()), bounded.Token);
+                var protectedFile = Protect(fileConfig);
+                await UpdateAsync(_ => (protectedFile, true), new ConfigChange("config-file", "load Gateway:ConfigFile", _time.GetUtcNow()), bounded.Token);
                 return;
             }
         }

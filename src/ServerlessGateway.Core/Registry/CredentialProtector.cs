@@ -34,6 +34,10 @@ public sealed class CredentialProtector
     public static string HashKey(string plainKey) =>
         HashPrefix + Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(plainKey)));
 
+    /// <summary>A key-auth key in its at-rest form: plain keys hashed, hashes with lower-case hex.</summary>
+    public static string AtRestKey(string key) =>
+        key.StartsWith(HashPrefix, StringComparison.Ordinal) ? HashPrefix + key[HashPrefix.Length..].ToLowerInvariant() : HashKey(key);
+
     public static bool IsHashedKey(string key) =>
         key.StartsWith(HashPrefix, StringComparison.Ordinal) && key.Length == HashPrefix.Length + 64
         && !key.AsSpan(HashPrefix.Length).ContainsAnyExcept("0123456789abcdef");
@@ -47,7 +51,7 @@ public sealed class CredentialProtector
             var consumer = config.Consumers[c];
             var keys = consumer.KeyAuthCredentials.Select(k => k with
             {
-                Key = k.Key.StartsWith(HashPrefix, StringComparison.Ordinal) ? HashPrefix + k.Key[HashPrefix.Length..].ToLowerInvariant() : HashKey(k.Key),
+                Key = AtRestKey(k.Key),
             }).ToList();
             for (var i = 0; i < keys.Count; i++)
             {
@@ -100,7 +104,10 @@ public sealed class CredentialProtector
         var plainBytes = Encoding.UTF8.GetBytes(plain);
         var output = new byte[NonceSize + plainBytes.Length + TagSize];
         var nonce = output.AsSpan(0, NonceSize);
-        RandomNumberGenerator.Fill(nonce);
+        // Synthetic nonce (as in AES-GCM-SIV's spirit): derived from the key and the plaintext, so the
+        // same secret always encrypts the same way (re-importing an unchanged config changes nothing)
+        // and a nonce can only repeat with the same plaintext.
+        HMACSHA256.HashData(_key!, plainBytes).AsSpan(0, NonceSize).CopyTo(nonce);
         using var aes = new AesGcm(_key!, TagSize);
         aes.Encrypt(nonce, plainBytes, output.AsSpan(NonceSize, plainBytes.Length), output.AsSpan(NonceSize + plainBytes.Length));
         return EncryptedPrefix + Convert.ToBase64String(output);
