@@ -2,6 +2,7 @@ using Microsoft.AspNetCore.Server.Kestrel.Core;
 using ServerlessGateway.Configuration;
 using ServerlessGateway.Management;
 using ServerlessGateway.Runtime;
+using ServerlessGateway.Storage.Tables;
 
 namespace ServerlessGateway.Standalone;
 
@@ -22,6 +23,8 @@ public static class StandaloneGateway
             builder.Configuration.GetSection("Kestrel:Limits").Bind(kestrel.Limits);
         });
         builder.Services.AddServerlessGateway(builder.Configuration, standaloneHost: true);
+        // With GatewayStorage configured the registry lives in Table Storage; without it, in memory (DB-less).
+        builder.Services.AddServerlessGatewayTables(builder.Configuration);
         return builder;
     }
 

@@ -50,7 +50,10 @@ internal static class ConfigTimestamps
             }
             else
             {
-                result.Add(set(item, old is null ? Created(item) ?? now : Created(old) ?? now, now));
+                // New entities keep times they arrive with (an exported config re-imported elsewhere).
+                result.Add(old is null
+                    ? set(item, Created(item) ?? now, Updated(item) ?? now)
+                    : set(item, Created(old) ?? now, now));
             }
         }
 

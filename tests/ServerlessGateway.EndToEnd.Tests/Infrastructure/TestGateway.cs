@@ -42,15 +42,16 @@ public sealed class TestGateway : IAsyncDisposable
             await File.WriteAllTextAsync(file, yaml);
         }
 
-        var builder = StandaloneGateway.CreateBuilder(["--urls", "http://127.0.0.1:0"]);
-        builder.Logging.ClearProviders();
         var values = new Dictionary<string, string?>(settings ?? new Dictionary<string, string?>());
         if (file is not null)
         {
             values["Gateway:ConfigFile"] = file;
         }
 
-        builder.Configuration.AddInMemoryCollection(values);
+        // As command-line settings, so they are there while the host registers its services.
+        string[] args = ["--urls", "http://127.0.0.1:0", .. values.Select(v => $"--{v.Key}={v.Value}")];
+        var builder = StandaloneGateway.CreateBuilder(args);
+        builder.Logging.ClearProviders();
         services?.Invoke(builder.Services);
         var (app, config) = StandaloneGateway.Build(builder);
         if (app is null)
