@@ -51,7 +51,7 @@ public static class StandaloneGateway
     public static (WebApplication? App, ConfigLoadResult? Config) Build(WebApplicationBuilder builder)
     {
         var app = builder.Build();
-        var config = app.Services.GetRequiredService<DeclarativeConfigLoader>().Result;
+        var config = app.Services.GetRequiredService<DeclarativeConfigLoader>().Parsed;
         if (config is { IsValid: false })
         {
             return (null, config);

@@ -51,39 +51,26 @@ internal sealed class IdleTimeoutHandler(HttpMessageHandler inner) : DelegatingH
         return response;
     }
 
-    private static void CopyHeaders(HttpContent from, HttpContent to)
+    /// <summary>Wraps a body so the watchdog sees its operations; headers and length are the inner body's.</summary>
+    private abstract class WatchedContent : HttpContent
     {
-        foreach (var header in from.Headers.NonValidated)
+        protected WatchedContent(HttpContent inner, IdleWatchdog watchdog)
         {
-            to.Headers.TryAddWithoutValidation(header.Key, header.Value);
-        }
-    }
-
-    private sealed class WatchedRequestContent : HttpContent
-    {
-        private readonly HttpContent _inner;
-        private readonly IdleWatchdog _watchdog;
-
-        public WatchedRequestContent(HttpContent inner, IdleWatchdog watchdog)
-        {
-            _inner = inner;
-            _watchdog = watchdog;
-            CopyHeaders(inner, this);
+            Inner = inner;
+            Watchdog = watchdog;
+            foreach (var header in inner.Headers.NonValidated)
+            {
+                Headers.TryAddWithoutValidation(header.Key, header.Value);
+            }
         }
 
-        protected override Task SerializeToStreamAsync(Stream stream, TransportContext? context) =>
-            SerializeToStreamAsync(stream, context, CancellationToken.None);
+        protected HttpContent Inner { get; }
 
-        protected override async Task SerializeToStreamAsync(Stream stream, TransportContext? context, CancellationToken cancellationToken)
-        {
-            await _inner.CopyToAsync(new WatchedStream(stream, _watchdog), cancellationToken);
-            // Request sent: from here on the exchange waits for the response.
-            _watchdog.Arm(_watchdog.Timeouts.Read, "read");
-        }
+        protected IdleWatchdog Watchdog { get; }
 
         protected override bool TryComputeLength(out long length)
         {
-            length = _inner.Headers.ContentLength ?? -1;
+            length = Inner.Headers.ContentLength ?? -1;
             return length >= 0;
         }
 
@@ -91,46 +78,42 @@ internal sealed class IdleTimeoutHandler(HttpMessageHandler inner) : DelegatingH
         {
             if (disposing)
             {
-                _inner.Dispose();
+                Inner.Dispose();
             }
 
             base.Dispose(disposing);
         }
     }
 
-    private sealed class WatchedResponseContent : HttpContent
+    private sealed class WatchedRequestContent(HttpContent inner, IdleWatchdog watchdog) : WatchedContent(inner, watchdog)
     {
-        private readonly HttpContent _inner;
-        private readonly IdleWatchdog _watchdog;
+        protected override Task SerializeToStreamAsync(Stream stream, TransportContext? context) =>
+            SerializeToStreamAsync(stream, context, CancellationToken.None);
 
-        public WatchedResponseContent(HttpContent inner, IdleWatchdog watchdog)
+        protected override async Task SerializeToStreamAsync(Stream stream, TransportContext? context, CancellationToken cancellationToken)
         {
-            _inner = inner;
-            _watchdog = watchdog;
-            CopyHeaders(inner, this);
+            await Inner.CopyToAsync(new WatchedStream(stream, Watchdog), cancellationToken);
+            // Request sent: from here on the exchange waits for the response.
+            Watchdog.Arm(Watchdog.Timeouts.Read, "read");
         }
+    }
 
+    private sealed class WatchedResponseContent(HttpContent inner, IdleWatchdog watchdog) : WatchedContent(inner, watchdog)
+    {
         protected override async Task<Stream> CreateContentReadStreamAsync() =>
-            new WatchedStream(await _inner.ReadAsStreamAsync(), _watchdog);
+            new WatchedStream(await Inner.ReadAsStreamAsync(), Watchdog);
 
         protected override async Task<Stream> CreateContentReadStreamAsync(CancellationToken cancellationToken) =>
-            new WatchedStream(await _inner.ReadAsStreamAsync(cancellationToken), _watchdog);
+            new WatchedStream(await Inner.ReadAsStreamAsync(cancellationToken), Watchdog);
 
         protected override Task SerializeToStreamAsync(Stream stream, TransportContext? context) =>
-            _inner.CopyToAsync(stream);
-
-        protected override bool TryComputeLength(out long length)
-        {
-            length = _inner.Headers.ContentLength ?? -1;
-            return length >= 0;
-        }
+            Inner.CopyToAsync(stream);
 
         protected override void Dispose(bool disposing)
         {
             if (disposing)
             {
-                _inner.Dispose();
-                _watchdog.Dispose();
+                Watchdog.Dispose();
             }
 
             base.Dispose(disposing);

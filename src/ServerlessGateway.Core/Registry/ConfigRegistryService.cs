@@ -20,7 +20,7 @@ internal sealed partial class ConfigRegistryService(
 
     public override async Task StartAsync(CancellationToken cancellationToken)
     {
-        var file = fileLoader.Result;
+        var file = fileLoader.Parsed;
         await registry.InitializeAsync(file is { IsValid: true } ? file.Config : null, StartupBudget, cancellationToken);
         await base.StartAsync(cancellationToken);
     }

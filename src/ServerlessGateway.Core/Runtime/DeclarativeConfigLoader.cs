@@ -16,7 +16,7 @@ public sealed partial class DeclarativeConfigLoader
         _result = new Lazy<ConfigLoadResult?>(() => Load(options.Value.ConfigFile, logger));
 
     /// <summary>The file's parse result, or null when no file is configured.</summary>
-    public ConfigLoadResult? Result => _result.Value;
+    public ConfigLoadResult? Parsed => _result.Value;
 
     private static ConfigLoadResult? Load(string? path, ILogger logger)
     {
