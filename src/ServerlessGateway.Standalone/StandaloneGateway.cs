@@ -31,14 +31,15 @@ public static class StandaloneGateway
     /// <summary>
     /// Deliberate limits (documented in the README): header sections stay small, a request must send
     /// its headers promptly and its body at a minimum rate (slow-loris), and a body may be as large as
-    /// the Azure Functions host accepts (210 MB) so both hosts behave alike.
+    /// the Azure Functions host accepts by default (100 MiB, FUNCTIONS_REQUEST_BODY_SIZE_LIMIT) so both
+    /// hosts behave alike.
     /// </summary>
     internal static void ApplyLimits(KestrelServerLimits limits)
     {
         limits.MaxRequestLineSize = 8 * 1024;
         limits.MaxRequestHeadersTotalSize = 32 * 1024;
         limits.MaxRequestHeaderCount = 100;
-        limits.MaxRequestBodySize = 210L * 1024 * 1024;
+        limits.MaxRequestBodySize = 100L * 1024 * 1024;
         limits.RequestHeadersTimeout = TimeSpan.FromSeconds(15);
         limits.KeepAliveTimeout = TimeSpan.FromSeconds(120);
         limits.MinRequestBodyDataRate = new MinDataRate(bytesPerSecond: 240, gracePeriod: TimeSpan.FromSeconds(10));

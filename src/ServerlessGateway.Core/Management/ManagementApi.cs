@@ -233,16 +233,18 @@ public sealed class ManagementApi
 
             next = ConfigTimestamps.Stamp(current, next, now);
             var diff = ConfigTimestamps.Diff(current, next);
-            return (dryRun ? null : next, diff);
+            // An import that changes nothing is not a new version.
+            return (dryRun || diff.Count == 0 ? null : next, diff);
         }, new ConfigChange(actor, tags.Length == 0 ? "import" : $"import select_tags={string.Join(',', tags)}", now), context.RequestAborted);
 
+        var published = !dryRun && result.Count > 0;
         var body = new JsonObject { ["dry_run"] = dryRun, ["version"] = dryRun ? null : version, ["changes"] = result };
-        if (!dryRun)
+        if (published)
         {
             context.Response.Headers.Location = $"{GatewayPaths.ManagementPrefix}/config/history/{version}";
         }
 
-        await AdminHttp.WriteJsonAsync(context, dryRun ? StatusCodes.Status200OK : StatusCodes.Status201Created, body, dryRun ? null : $"\"v{version}\"");
+        await AdminHttp.WriteJsonAsync(context, published ? StatusCodes.Status201Created : StatusCodes.Status200OK, body, dryRun ? null : $"\"v{version}\"");
     }
 
     private static bool Tagged(IReadOnlyList<string> entityTags, string[] tags) => entityTags.Any(tags.Contains);
