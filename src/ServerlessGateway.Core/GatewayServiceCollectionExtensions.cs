@@ -5,6 +5,7 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using ServerlessGateway.Forwarding;
 using ServerlessGateway.Management;
+using ServerlessGateway.Plugins;
 using ServerlessGateway.Registry;
 using ServerlessGateway.Runtime;
 
@@ -38,7 +39,19 @@ public static class GatewayServiceCollectionExtensions
             sp.GetRequiredService<IOptions<GatewayOptions>>().Value.Secrets.Key,
             allowDevelopmentKey: standaloneHost,
             sp.GetRequiredService<ILoggerFactory>().CreateLogger("ServerlessGateway.Secrets"))));
-        services.AddSingleton<ConfigRegistry>();
+        services.AddSingleton(sp => new PluginRuntime(
+            sp.GetRequiredService<TimeProvider>(),
+            sp.GetRequiredService<CredentialProtector>(),
+            sp.GetRequiredService<ILoggerFactory>(),
+            sp.GetRequiredService<UpstreamClient>(),
+            sp));
+        services.AddSingleton(sp => new ConfigRegistry(
+            sp.GetRequiredService<IConfigStore>(),
+            sp.GetRequiredService<GatewaySnapshotProvider>(),
+            sp.GetRequiredService<CredentialProtector>(),
+            sp.GetRequiredService<PluginRuntime>(),
+            sp.GetRequiredService<TimeProvider>(),
+            sp.GetRequiredService<ILogger<ConfigRegistry>>()));
         services.AddHostedService<ConfigRegistryService>();
         services.AddSingleton<AdminAuthenticator>();
         services.AddSingleton(sp => new ManagementApi(
@@ -51,6 +64,7 @@ public static class GatewayServiceCollectionExtensions
             sp.GetRequiredService<ClientAddressResolver>(),
             sp.GetRequiredService<Yarp.ReverseProxy.Forwarder.IHttpForwarder>(),
             sp.GetRequiredService<UpstreamClient>(),
+            sp.GetRequiredService<PluginRuntime>(),
             sp.GetRequiredService<ILogger<GatewayPipeline>>()));
         return services;
     }

@@ -104,6 +104,10 @@ internal sealed class ConfigNode
         }
     }
 
+    /// <summary>A JSON tree (a plugin's config) as a node, so plugins read it with <see cref="MapReader"/>.</summary>
+    public static ConfigNode FromJsonNode(JsonNode? node) =>
+        node is null ? Null : FromJson(JsonSerializer.SerializeToElement(node));
+
     private static ConfigNode FromJson(JsonElement element) => element.ValueKind switch
     {
         JsonValueKind.Object => new ConfigNode(ConfigNodeKind.Map)

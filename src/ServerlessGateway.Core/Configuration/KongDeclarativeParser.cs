@@ -925,9 +925,23 @@ public static partial class KongDeclarativeParser
             }
 
             var pluginScopes = new HashSet<(string, string?, string?, string?)>();
+            var pluginContext = new PluginValidationContext(new GatewayConfig { Consumers = _consumers, Services = _services, Routes = _routes }, _errors);
             foreach (var p in _plugins)
             {
                 var at = _paths[p];
+                if (PluginCatalog.Definitions.TryGetValue(p.Name, out var definition))
+                {
+                    if (definition.IsAuthentication && p.Consumer is not null)
+                    {
+                        _errors.Add(new(at + ".consumer", $"plugin '{p.Name}' authenticates consumers and cannot be scoped to one"));
+                    }
+
+                    if (MapReader.Open(ConfigNode.FromJsonNode(p.Config), at + ".config", _errors) is { } pluginConfig)
+                    {
+                        definition.Validate(pluginConfig, pluginContext);
+                    }
+                }
+
                 if (p.Service is not null && !serviceKeys.Contains(p.Service))
                 {
                     _errors.Add(new(at + ".service", $"no service named '{p.Service}'"));

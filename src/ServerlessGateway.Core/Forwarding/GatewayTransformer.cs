@@ -29,6 +29,7 @@ internal sealed class GatewayTransformer : HttpTransformer
 
         RemoveConnectionListed(request.Headers.Connection, proxyRequest);
         RemoveClientIdentityHeaders(request.Headers, proxyRequest);
+        AddIdentityHeaders(feature, proxyRequest);
         SetForwardedHeaders(httpContext, feature, proxyRequest);
         proxyRequest.Options.Set(UpstreamTimeouts.OptionKey, service.Timeouts);
     }
@@ -101,6 +102,44 @@ internal sealed class GatewayTransformer : HttpTransformer
         foreach (var name in remove)
         {
             proxyRequest.Headers.Remove(name);
+        }
+    }
+
+    /// <summary>Kong's identity headers for the backend, set only from what authentication established.</summary>
+    private static void AddIdentityHeaders(GatewayRequestFeature feature, HttpRequestMessage proxyRequest)
+    {
+        var headers = proxyRequest.Headers;
+        if (feature.Consumer is { } consumer)
+        {
+            headers.TryAddWithoutValidation("X-Consumer-ID", consumer.Id);
+            if (consumer.Username is not null)
+            {
+                headers.TryAddWithoutValidation("X-Consumer-Username", consumer.Username);
+            }
+
+            if (consumer.CustomId is not null)
+            {
+                headers.TryAddWithoutValidation("X-Consumer-Custom-ID", consumer.CustomId);
+            }
+        }
+
+        if (feature.CredentialIdentifier is { } credential && !feature.Anonymous)
+        {
+            headers.TryAddWithoutValidation("X-Credential-Identifier", credential);
+        }
+
+        if (feature.Anonymous)
+        {
+            headers.TryAddWithoutValidation("X-Anonymous-Consumer", "true");
+        }
+
+        if (feature.UpstreamHeaders is { } extra)
+        {
+            foreach (var (name, value) in extra)
+            {
+                headers.Remove(name);
+                headers.TryAddWithoutValidation(name, value);
+            }
         }
     }
 

@@ -1,4 +1,5 @@
 using System.Collections.Frozen;
+using ServerlessGateway.Authentication;
 
 namespace ServerlessGateway.Plugins;
 
@@ -25,8 +26,12 @@ internal static class PluginCatalog
         ["response-transformer"] = 800,
     }.ToFrozenDictionary(StringComparer.Ordinal);
 
-    /// <summary>Plugins that are implemented and may be imported. Grows as plugins land.</summary>
-    public static readonly FrozenSet<string> Built = FrozenSet<string>.Empty;
+    /// <summary>The plugins that are built, by name. Grows as plugins land.</summary>
+    public static readonly FrozenDictionary<string, PluginDefinition> Definitions = new PluginDefinition[]
+    {
+        new KeyAuthPlugin.Definition(),
+        new AclPlugin.Definition(),
+    }.ToFrozenDictionary(d => d.Name, StringComparer.Ordinal);
 
     /// <summary>Kong's bundled plugins (3.x) that this gateway does not plan to implement.</summary>
     private static readonly FrozenSet<string> KongOnly = new[]
@@ -42,7 +47,7 @@ internal static class PluginCatalog
     /// <summary>Null when the name may be imported, else the reason it may not.</summary>
     public static string? RejectReason(string name)
     {
-        if (Built.Contains(name))
+        if (Definitions.ContainsKey(name))
         {
             return null;
         }

@@ -30,8 +30,11 @@ public sealed partial class ConfigRegistry
     private volatile StorageStatus _storage;
     private Task<StorageStatus>? _storageCheck;
 
-    public ConfigRegistry(IConfigStore store, GatewaySnapshotProvider snapshots, CredentialProtector protector, TimeProvider time, ILogger<ConfigRegistry> logger)
+    private readonly Plugins.PluginRuntime _pluginRuntime;
+
+    internal ConfigRegistry(IConfigStore store, GatewaySnapshotProvider snapshots, CredentialProtector protector, Plugins.PluginRuntime pluginRuntime, TimeProvider time, ILogger<ConfigRegistry> logger)
     {
+        _pluginRuntime = pluginRuntime;
         _store = store;
         _snapshots = snapshots;
         Protector = protector;
@@ -221,7 +224,7 @@ public sealed partial class ConfigRegistry
 
     private void Apply(ConfigState state)
     {
-        _snapshots.Swap(GatewaySnapshot.Compile(state.Config, state.Version is { } v ? $"v{v}" : "file"));
+        _snapshots.Swap(GatewaySnapshot.Compile(state.Config, state.Version is { } v ? $"v{v}" : "file", _pluginRuntime));
         _state = state;
         LogLoaded(_logger, state.Version, state.Source);
     }

@@ -13,6 +13,7 @@ internal sealed class CompiledRoute
     public required string[] Methods { get; init; }
     public required HostPattern[] Hosts { get; init; }
     public required HeaderCondition[] Headers { get; init; }
+    public required Plugins.PluginChain Plugins { get; init; }
 
     public bool MatchesMethod(string method)
     {

@@ -2,6 +2,7 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.Logging;
 using ServerlessGateway.Forwarding;
+using ServerlessGateway.Plugins;
 using ServerlessGateway.Routing;
 using Yarp.ReverseProxy.Forwarder;
 
@@ -19,6 +20,7 @@ public sealed partial class GatewayPipeline
     private readonly ClientAddressResolver _clientAddresses;
     private readonly IHttpForwarder _forwarder;
     private readonly HttpMessageInvoker _upstreamClient;
+    private readonly PluginRuntime _pluginRuntime;
     private readonly ILogger<GatewayPipeline> _logger;
 
     internal GatewayPipeline(
@@ -26,8 +28,10 @@ public sealed partial class GatewayPipeline
         ClientAddressResolver clientAddresses,
         IHttpForwarder forwarder,
         UpstreamClient upstreamClient,
+        PluginRuntime pluginRuntime,
         ILogger<GatewayPipeline> logger)
     {
+        _pluginRuntime = pluginRuntime;
         _snapshots = snapshots;
         _clientAddresses = clientAddresses;
         _forwarder = forwarder;
@@ -80,7 +84,42 @@ public sealed partial class GatewayPipeline
             return ProblemDetailsWriter.WriteAsync(context, StatusCodes.Status503ServiceUnavailable, "the matched route has no service");
         }
 
-        return ForwardAsync(context, feature, service);
+        return match.Route.Plugins.IsEmpty
+            ? ForwardAsync(context, feature, service)
+            : RunPluginsThenForwardAsync(context, feature, snapshot, service);
+    }
+
+    /// <summary>Kong's access phase: each plugin in priority order, the most specific instance per name.</summary>
+    private async Task RunPluginsThenForwardAsync(HttpContext context, GatewayRequestFeature feature, GatewaySnapshot snapshot, ServiceRuntime service)
+    {
+        var gateway = new GatewayContext(context, feature, snapshot, _pluginRuntime);
+        foreach (var step in feature.Match.Route.Plugins.Steps)
+        {
+            var plugin = step.Select(feature.Consumer);
+            if (plugin is null)
+            {
+                continue;
+            }
+
+            var result = await plugin.AccessAsync(gateway);
+            if (result.Rejected)
+            {
+                if (result.WwwAuthenticate is not null)
+                {
+                    context.Response.Headers.WWWAuthenticate = result.WwwAuthenticate;
+                }
+
+                if (result.RetryAfter is { } retryAfter)
+                {
+                    context.Response.Headers.RetryAfter = Math.Ceiling(retryAfter.TotalSeconds).ToString(System.Globalization.CultureInfo.InvariantCulture);
+                }
+
+                await ProblemDetailsWriter.WriteAsync(context, result.Status, result.Detail ?? "rejected", feature.RequestId);
+                return;
+            }
+        }
+
+        await ForwardAsync(context, feature, service);
     }
 
     private async Task ForwardAsync(HttpContext context, GatewayRequestFeature feature, ServiceRuntime service)

@@ -24,5 +24,25 @@ public sealed class GatewayRequestFeature
 
     internal RouteMatch Match { get; set; }
 
+    /// <summary>The authenticated consumer (or the anonymous one), once an authentication plugin ran.</summary>
+    public Configuration.ConsumerConfig? Consumer { get; internal set; }
+
+    /// <summary>The credential that authenticated the request (Kong's X-Credential-Identifier), e.g. a jwt key or key-auth credential id.</summary>
+    public string? CredentialIdentifier { get; internal set; }
+
+    /// <summary>True when the consumer is the configured anonymous one (an authentication plugin failed with <c>anonymous</c> set).</summary>
+    public bool Anonymous { get; internal set; }
+
+    /// <summary>Claims of a validated token (jwt / openid-connect), for plugins that run later.</summary>
+    public IReadOnlyDictionary<string, object?>? Claims { get; internal set; }
+
+    /// <summary>Headers plugins add to the upstream request (identity, claims), applied after client identity headers are removed.</summary>
+    internal List<KeyValuePair<string, string>>? UpstreamHeaders { get; set; }
+
+    internal void AddUpstreamHeader(string name, string value) => (UpstreamHeaders ??= []).Add(new(name, value));
+
+    /// <summary>True once a non-anonymous credential authenticated the request.</summary>
+    public bool Authenticated => Consumer is not null && !Anonymous || CredentialIdentifier is not null && !Anonymous;
+
     internal Uri? UpstreamUri { get; set; }
 }

@@ -1,5 +1,6 @@
 using ServerlessGateway.Configuration;
 using ServerlessGateway.Forwarding;
+using ServerlessGateway.Plugins;
 using ServerlessGateway.Routing;
 
 namespace ServerlessGateway.Runtime;
@@ -10,11 +11,12 @@ namespace ServerlessGateway.Runtime;
 /// </summary>
 public sealed class GatewaySnapshot
 {
-    private GatewaySnapshot(GatewayConfig config, Router router, string version)
+    private GatewaySnapshot(GatewayConfig config, Router router, string version, ConsumerIndex consumers)
     {
         Config = config;
         Router = router;
         Version = version;
+        Consumers = consumers;
     }
 
     public GatewayConfig Config { get; }
@@ -22,8 +24,20 @@ public sealed class GatewaySnapshot
     public string Version { get; }
     internal Router Router { get; }
 
-    public static GatewaySnapshot Compile(GatewayConfig config, string version)
+    internal ConsumerIndex Consumers { get; }
+
+    /// <param name="pluginRuntime">What plugin instances use at run time; required when the config has plugins.</param>
+    internal static GatewaySnapshot Compile(GatewayConfig config, string version, PluginRuntime? pluginRuntime = null)
     {
+        var plugins = new List<GatewayPlugin>();
+        foreach (var plugin in config.Plugins)
+        {
+            if (plugin.Enabled && PluginCatalog.Definitions.TryGetValue(plugin.Name, out var definition))
+            {
+                plugins.Add(definition.Create(plugin, pluginRuntime ?? throw new InvalidOperationException("plugins need a PluginRuntime")));
+            }
+        }
+
         var upstreams = config.Upstreams.ToDictionary(u => u.Name, StringComparer.OrdinalIgnoreCase);
         var services = new Dictionary<string, ServiceRuntime>(StringComparer.Ordinal);
         foreach (var service in config.Services)
@@ -50,12 +64,13 @@ public sealed class GatewaySnapshot
             {
                 Config = route,
                 Service = service,
+                Plugins = plugins.Count == 0 ? PluginChain.Empty : PluginChain.For(route, service?.Config.Key, plugins),
                 Methods = [.. route.Methods],
                 Hosts = route.Hosts.Select(h => new HostPattern(h)).ToArray(),
                 Headers = route.Headers.Select(h => HeaderCondition.Create(h.Key, h.Value)).ToArray(),
             });
         }
 
-        return new GatewaySnapshot(config, new Router(routes), version);
+        return new GatewaySnapshot(config, new Router(routes), version, config.Consumers.Count == 0 ? ConsumerIndex.Empty : new ConsumerIndex(config.Consumers));
     }
 }

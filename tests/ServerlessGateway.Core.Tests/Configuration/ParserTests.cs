@@ -77,12 +77,38 @@ public sealed class ParserTests
     }
 
     [Fact]
-    public void Deck_dump_with_key_auth_is_rejected_naming_the_plugin()
+    public void Deck_dump_imports_whole_with_its_key_auth_plugin_at_Kongs_defaults()
     {
-        var errors = Errors(Example("deck-dump.yaml"));
+        var config = ParseValid(Example("deck-dump.yaml"));
 
-        AssertError(errors, "services[0].plugins[0].name", "plugin 'key-auth' is not built yet");
-        Assert.Single(errors);
+        var plugin = Assert.Single(config.Plugins);
+        Assert.Equal(("key-auth", "user-service"), (plugin.Name, plugin.Service));
+    }
+
+    [Fact]
+    public void Plugin_configs_are_validated_with_paths_and_auth_plugins_cannot_be_consumer_scoped()
+    {
+        const string yaml = """
+            _format_version: "3.0"
+            consumers:
+            - username: alice
+            plugins:
+            - name: key-auth
+              consumer: alice
+              config: {key_names: [], key_in_body: true, anonymous: nobody, bogus: 1}
+            - name: acl
+              config: {hide_groups_header: "yes"}
+            """;
+
+        var errors = Errors(yaml);
+
+        AssertError(errors, "plugins[0].consumer", "cannot be scoped");
+        AssertError(errors, "plugins[0].config.key_names", "at least one key name");
+        AssertError(errors, "plugins[0].config.key_in_body", "only Kong's default false");
+        AssertError(errors, "plugins[0].config.anonymous", "no consumer 'nobody'");
+        AssertError(errors, "plugins[0].config.bogus", "unknown field");
+        AssertError(errors, "plugins[1].config.allow", "exactly one of 'allow' or 'deny'");
+        AssertError(errors, "plugins[1].config.hide_groups_header", "expected a boolean");
     }
 
     internal static string WithoutKeyAuthPlugin(string yaml)
