@@ -24,8 +24,8 @@ CONNECTIONS=${BENCH_CONNECTIONS:-64}
 PIN=${BENCH_PIN:-1}                     # 1: pin load generator+backend and proxy to separate cores
 NICE=${BENCH_NICE:-}                    # e.g. -10: run wrk and the servers at that priority (root)
 MAX_OTHER_CPU=${BENCH_MAX_OTHER_CPU:-10} # % of the machine used by others above which a round is run again ...
-EXTRA_ROUNDS=${BENCH_EXTRA_ROUNDS:-2}   # ... at most this many times in all
-QUIET_WAIT=${BENCH_QUIET_WAIT:-20}      # seconds to wait, before each round, for a quiet machine
+EXTRA_ROUNDS=${BENCH_EXTRA_ROUNDS:-1}   # ... at most this many times in all
+QUIET_WAIT=${BENCH_QUIET_WAIT:-10}      # seconds to wait, before each round, for a quiet machine
 TARGETS=${BENCH_TARGETS:-"direct nginx yarp gateway"}
 REQUEST_PATH=/api/hello
 STARTUP_TIMEOUT=${BENCH_STARTUP_TIMEOUT:-60}  # seconds a server may take to answer
@@ -156,8 +156,28 @@ if [[ -n $NICE ]]; then
   [[ $NICE =~ ^-?[0-9]+$ ]] || die "BENCH_NICE must be a number, got '$NICE'"
   PIN_LOAD=(nice -n "$NICE" "${PIN_LOAD[@]}")
   PIN_PROXY=(nice -n "$NICE" "${PIN_PROXY[@]}")
-  LAYOUT+="; wrk and servers at nice $NICE"
+  LAYOUT+="; wrk and servers at nice $NICE (process and autogroup)"
 fi
+# With the kernel's autogroup scheduling (sched_autogroup_enabled), CPU is shared between
+# sessions first and a process's nice only counts inside its own session: the servers and
+# wrk run in sessions of their own, whose autogroup gets BENCH_NICE too.
+# Only once the process leads its own session: until setsid has run it still shares this
+# script's autogroup, whose nice must not change.
+set_autogroup_nice() {
+  [[ -n $NICE ]] || return 0
+  local pid=$1 try stat
+  for try in $(seq 1 100); do
+    stat=$(cat "/proc/$pid/stat" 2>/dev/null) || return 0
+    stat=${stat##*) }
+    read -r _ _ _ session _ <<<"$stat"
+    if [[ $session == "$pid" ]]; then
+      echo "$NICE" >"/proc/$pid/autogroup" 2>/dev/null || log "could not set the autogroup nice of $pid"
+      return 0
+    fi
+    sleep 0.02
+  done
+  log "process $pid did not start its own session; its autogroup nice is left alone"
+}
 THREADS=${BENCH_THREADS:-$LOAD_NCPU}
 [[ $THREADS =~ ^[0-9]+$ ]] && ((THREADS >= 1)) || die "BENCH_THREADS must be a whole number >= 1"
 if ((THREADS > CONNECTIONS)); then THREADS=$CONNECTIONS; fi
@@ -188,6 +208,7 @@ start() {
   local pid=$!
   PIDS+=("$pid")
   eval "PID_$name=$pid"
+  set_autogroup_nice "$pid"
 }
 
 # wait_ready NAME URL: polls until URL answers 200, the process dies, or the timeout.
@@ -376,9 +397,12 @@ EOF
 run_wrk() {
   local target=$1 seconds=$2 out=$3
   # In the background and waited for, so that a signal to this script is handled at once.
-  "${PIN_LOAD[@]}" timeout $((seconds + 30)) wrk --latency -t"$THREADS" -c"$CONNECTIONS" -d"${seconds}s" --timeout 5s \
-    -s "$WORK/wrk/report.lua" "${URL[$target]}$REQUEST_PATH" >"$out" 2>&1 &
+  local session=()
+  if [[ -n $NICE ]]; then session=(setsid); fi
+  "${PIN_LOAD[@]}" "${session[@]}" timeout $((seconds + 30)) wrk --latency -t"$THREADS" -c"$CONNECTIONS" -d"${seconds}s" \
+    --timeout 5s -s "$WORK/wrk/report.lua" "${URL[$target]}$REQUEST_PATH" >"$out" 2>&1 &
   WRK_PID=$!
+  set_autogroup_nice "$WRK_PID"
   local status=0
   wait "$WRK_PID" || status=$?
   WRK_PID=""
@@ -619,7 +643,11 @@ if [[ -n $(git -C "$ROOT" status --porcelain -- src 2>/dev/null) ]]; then DIRTY=
   echo "- CPU layout: $LAYOUT"
   echo "- load: wrk $WRK_VERSION \`wrk $WRK_ARGS\`, after a ${WARMUP}s warm-up run per target per round, and before round 1 a ${INITIAL_WARMUP}s warm-up of each .NET proxy (tiered compilation settles after 40-50 s of load on one core) and up to 5s of direct and nginx; the order rotates each round"
   echo "- .NET processes (backend, YARP, gateway): \`dotnet publish -c Release\`, framework-dependent, ASPNETCORE_ENVIRONMENT=Production, Logging__LogLevel__Default=Warning, Kestrel defaults"
-  echo "- runtimeconfig knobs: YARP \`$YARP_KNOBS\`, gateway \`$GATEWAY_KNOBS\`"
+  if [[ $YARP_KNOBS == "$GATEWAY_KNOBS" ]]; then
+    echo "- runtimeconfig knobs, identical for YARP and the gateway: \`$YARP_KNOBS\`"
+  else
+    echo "- runtimeconfig knobs DIFFER: YARP \`$YARP_KNOBS\`, gateway \`$GATEWAY_KNOBS\`"
+  fi
   echo "- nginx: worker_processes $PROXY_NCPU, upstream keepalive, keepalive_requests 1000000, access_log off (config below)"
   echo "- gateway: DB-less, \`Gateway__ConfigFile\` = one service \`$BACKEND_URL\`, one route \`paths: [/]\`, no plugins"
   echo
@@ -627,9 +655,9 @@ if [[ -n $(git -C "$ROOT" status --porcelain -- src 2>/dev/null) ]]; then DIRTY=
   echo
   echo "Other CPU: share of both cores used during the measured run by processes this script did"
   echo "not start (a build beside the benchmark, say); highest in a kept round: ${HIGHEST_OTHER}%. Steal: CPU"
-  echo "time the hypervisor took. A round in which other CPU exceeded ${MAX_OTHER_CPU}% in any run was run again"
-  echo "(at most $EXTRA_ROUNDS times in all) and its least noisy attempt kept: $EXTRA_USED round(s) run again,"
-  echo "$NOISY_KEPT round(s) kept above the threshold."
+  echo "time the hypervisor took. A round in which other CPU exceeded ${MAX_OTHER_CPU}% in any run was to be run"
+  echo "again (at most $EXTRA_ROUNDS repeat(s) in all) and its least noisy attempt kept: $EXTRA_USED round(s) run"
+  echo "again, $NOISY_KEPT round(s) kept above the threshold."
   echo
   echo "$ROUND_TABLE"
   if has_target nginx; then
