@@ -4,6 +4,7 @@
 #   nginx   - Debian's nginx as a reverse proxy, upstream keepalive, access_log off
 #   yarp    - a plain YARP app (bench/YarpProxy): one catch-all route, one destination
 #   gateway - this gateway on the Standalone host, DB-less config, no plugins
+#   jwt     - the same gateway with Kong's jwt plugin on the route (HS256, one consumer, the same token)
 # in alternating rounds, reporting per target the median requests/s, p50 and p99 and
 # the ratios to YARP. Writes bench/results/latest.md. See bench/README.md.
 #
@@ -26,7 +27,7 @@ NICE=${BENCH_NICE:-}                    # e.g. -10: run wrk and the servers at t
 MAX_OTHER_CPU=${BENCH_MAX_OTHER_CPU:-10} # % of the machine used by others above which a round is run again ...
 EXTRA_ROUNDS=${BENCH_EXTRA_ROUNDS:-1}   # ... at most this many times in all
 QUIET_WAIT=${BENCH_QUIET_WAIT:-10}      # seconds to wait, before each round, for a quiet machine
-TARGETS=${BENCH_TARGETS:-"direct nginx yarp gateway"}
+TARGETS=${BENCH_TARGETS:-"direct nginx yarp gateway jwt"}
 REQUEST_PATH=/api/hello
 STARTUP_TIMEOUT=${BENCH_STARTUP_TIMEOUT:-60}  # seconds a server may take to answer
 BUILD_TIMEOUT=${BENCH_BUILD_TIMEOUT:-900}     # seconds per dotnet publish (first restore is slow)
@@ -42,8 +43,8 @@ if (( ROUNDS < 1 || DURATION < 1 || CONNECTIONS < 1 )); then
   exit 2
 fi
 for target in $TARGETS; do
-  case $target in direct | nginx | yarp | gateway) ;; *)
-    echo "bench: unknown target '$target' in BENCH_TARGETS (direct nginx yarp gateway)" >&2
+  case $target in direct | nginx | yarp | gateway | jwt) ;; *)
+    echo "bench: unknown target '$target' in BENCH_TARGETS (direct nginx yarp gateway jwt)" >&2
     exit 2
     ;;
   esac
@@ -53,7 +54,7 @@ if [[ " $TARGETS " != *" yarp "* ]]; then
   exit 2
 fi
 # A partial run must not overwrite the published full result.
-if [[ $TARGETS == "direct nginx yarp gateway" ]]; then
+if [[ $TARGETS == "direct nginx yarp gateway jwt" ]]; then
   OUTPUT=${BENCH_OUTPUT:-$BENCH/results/latest.md}
 else
   OUTPUT=${BENCH_OUTPUT:-$WORK/partial.md}
@@ -69,6 +70,13 @@ for var in BENCH_DURATION BENCH_WARMUP BENCH_INITIAL_WARMUP BENCH_ROUNDS BENCH_C
   fi
 done
 COMMAND+="bench/run.sh"
+
+# Extra request header per target (the jwt target's bearer token); empty for the others.
+declare -A HEADER=()
+header_args() { # sets HEADER_ARGS to curl/wrk arguments for target $1
+  HEADER_ARGS=()
+  if [[ -n ${HEADER[$1]-} ]]; then HEADER_ARGS=(-H "${HEADER[$1]}"); fi
+}
 
 log() { printf '[bench %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
 die() {
@@ -222,7 +230,8 @@ wait_ready() {
       tail -n 30 "$WORK/logs/$name.log" >&2 || true
       return 1
     fi
-    code=$(curl -s -o "$WORK/logs/$name.probe" -w '%{http_code}' --max-time 2 "$url" || true)
+    header_args "$name"
+    code=$(curl -s -o "$WORK/logs/$name.probe" -w '%{http_code}' --max-time 2 "${HEADER_ARGS[@]}" "$url" || true)
     if [[ $code == 200 ]]; then
       return 0
     fi
@@ -256,7 +265,7 @@ rm -rf "$WORK/logs" "$WORK/publish" "$WORK/nginx" "$WORK/gateway" "$WORK/wrk"
 mkdir -p "$WORK/logs" "$WORK/publish" "$WORK/nginx" "$WORK/gateway" "$WORK/wrk" "$(dirname "$OUTPUT")"
 
 # The gateway first: if it does not build, fail before spending minutes on the peers.
-if has_target gateway; then
+if has_target gateway || has_target jwt; then
   publish gateway "$ROOT/src/ServerlessGateway.Standalone/ServerlessGateway.Standalone.csproj" ||
     die "the gateway (src/ServerlessGateway.Standalone) does not build; no benchmark run"
 fi
@@ -374,10 +383,52 @@ EOF
     die "the gateway (Standalone host, Gateway__ConfigFile=$WORK/gateway/kong.yaml) did not serve $REQUEST_PATH; see $WORK/logs/gateway.log"
 fi
 
+if has_target jwt; then
+  # Kong's jwt plugin with one HS256 credential; every request carries the same valid token, so
+  # this measures the validated-token cache (a SHA-256 and a lookup), as repeat clients see it.
+  JWT_SECRET=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')
+  b64url() { base64 -w0 | tr '+/' '-_' | tr -d '='; }
+  JWT_HEAD=$(printf '{"alg":"HS256","typ":"JWT"}' | b64url)
+  JWT_BODY=$(printf '{"iss":"bench-key","sub":"bench","exp":%d}' $(($(date +%s) + 86400)) | b64url)
+  JWT_SIG=$(printf '%s.%s' "$JWT_HEAD" "$JWT_BODY" | openssl dgst -sha256 -hmac "$JWT_SECRET" -binary | b64url)
+  HEADER[jwt]="Authorization: Bearer $JWT_HEAD.$JWT_BODY.$JWT_SIG"
+  free_port JWT_PORT
+  URL[jwt]="http://127.0.0.1:$JWT_PORT"
+  cat >"$WORK/gateway/kong-jwt.yaml" <<YAML
+_format_version: "3.0"
+services:
+- name: backend
+  url: $BACKEND_URL
+  routes:
+  - name: all
+    paths:
+    - /
+  plugins:
+  - name: jwt
+    config:
+      claims_to_verify: [exp]
+consumers:
+- username: bench
+  jwt_secrets:
+  - key: bench-key
+    algorithm: HS256
+    secret: "$JWT_SECRET"
+YAML
+  start jwt proxy "${DOTNET_ENV[@]}" \
+    Gateway__ConfigFile="$WORK/gateway/kong-jwt.yaml" Gateway__Upstreams__AllowLoopback=true \
+    Gateway__Secrets__Key="$(head -c 32 /dev/urandom | base64 -w0)" \
+    dotnet "$WORK/publish/gateway/ServerlessGateway.Standalone.dll" --urls "${URL[jwt]}"
+  wait_ready jwt "${URL[jwt]}$REQUEST_PATH" ||
+    die "the gateway with the jwt plugin (Gateway__ConfigFile=$WORK/gateway/kong-jwt.yaml) did not serve $REQUEST_PATH; see $WORK/logs/jwt.log"
+  unauthenticated=$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 "${URL[jwt]}$REQUEST_PATH" || true)
+  [[ $unauthenticated == 401 ]] || die "the jwt target answered $unauthenticated without a token (expected 401): the plugin is not in the path"
+fi
+
 # Same answer through every target: a proxy that fails fast must not look fast.
 EXPECTED=$(curl -s --max-time 5 "$BACKEND_URL$REQUEST_PATH")
 for target in $TARGETS; do
-  got=$(curl -s --max-time 5 "${URL[$target]}$REQUEST_PATH" || true)
+  header_args "$target"
+  got=$(curl -s --max-time 5 "${HEADER_ARGS[@]}" "${URL[$target]}$REQUEST_PATH" || true)
   [[ $got == "$EXPECTED" ]] || die "$target answered a different body for $REQUEST_PATH: ${got:0:300}"
 done
 
@@ -399,8 +450,9 @@ run_wrk() {
   # In the background and waited for, so that a signal to this script is handled at once.
   local session=()
   if [[ -n $NICE ]]; then session=(setsid); fi
+  header_args "$target"
   "${PIN_LOAD[@]}" "${session[@]}" timeout $((seconds + 30)) wrk --latency -t"$THREADS" -c"$CONNECTIONS" -d"${seconds}s" \
-    --timeout 5s -s "$WORK/wrk/report.lua" "${URL[$target]}$REQUEST_PATH" >"$out" 2>&1 &
+    --timeout 5s "${HEADER_ARGS[@]}" -s "$WORK/wrk/report.lua" "${URL[$target]}$REQUEST_PATH" >"$out" 2>&1 &
   WRK_PID=$!
   set_autogroup_nice "$WRK_PID"
   local status=0
@@ -503,7 +555,7 @@ N=${#TARGET_LIST[@]}
 # shape. So both .NET proxies get INITIAL_WARMUP seconds each, first; the backend, also .NET,
 # is warmed by the same traffic; nginx needs none, direct and nginx get a few seconds.
 if ((INITIAL_WARMUP > 0)); then
-  for target in yarp gateway direct nginx; do
+  for target in yarp gateway jwt direct nginx; do
     has_target "$target" || continue
     seconds=$INITIAL_WARMUP
     if [[ $target == direct || $target == nginx ]] && ((seconds > 5)); then seconds=5; fi
@@ -576,6 +628,7 @@ label() {
     nginx) echo "nginx $("$NGINX" -v 2>&1 | sed 's/.*nginx\///')" ;;
     yarp) echo "YARP $(sed -n 's/.*Include="Yarp.ReverseProxy" Version="\([^"]*\)".*/\1/p' "$ROOT/Directory.Packages.props")" ;;
     gateway) echo "ServerlessGateway (Standalone, no plugins)" ;;
+    jwt) echo "ServerlessGateway + jwt plugin (HS256, repeat token)" ;;
   esac
 }
 
@@ -593,6 +646,10 @@ if has_target gateway; then
     printf "- throughput: gateway %.2fx YARP (budget >= 0.90x): %s\n", g / y, (g / y >= 0.90 ? "met" : "NOT met")
     printf "- p99: gateway %.2fx YARP (budget <= 1.10x): %s\n", gp / yp, (gp / yp <= 1.10 ? "met" : "NOT met")
   }')
+  if has_target jwt; then
+    VERDICT+=$'\n'$(awk -v j="${MED_RPS[jwt]}" -v y="${MED_RPS[yarp]}" 'BEGIN {
+      printf "- jwt: gateway with the jwt plugin %.2fx YARP plain (budget >= 0.85x, issue 5): %s", j / y, (j / y >= 0.85 ? "met" : "NOT met") }')
+  fi
   if ((NOISY_KEPT > 0)); then
     VERDICT+=$'\n'"- caveat: $NOISY_KEPT of $ROUNDS kept rounds ran while other processes used more than ${MAX_OTHER_CPU}% of the CPU (see Rounds); compare CPU µs/req, and rerun on a quiet machine before relying on a small margin"
   fi
@@ -650,6 +707,9 @@ if [[ -n $(git -C "$ROOT" status --porcelain -- src 2>/dev/null) ]]; then DIRTY=
   fi
   echo "- nginx: worker_processes $PROXY_NCPU, upstream keepalive, keepalive_requests 1000000, access_log off (config below)"
   echo "- gateway: DB-less, \`Gateway__ConfigFile\` = one service \`$BACKEND_URL\`, one route \`paths: [/]\`, no plugins"
+  if has_target jwt; then
+    echo "- jwt: the same gateway build and route plus Kong's \`jwt\` plugin (\`claims_to_verify: [exp]\`), one consumer with an HS256 \`jwt_secrets\` entry; wrk sends the same valid \`Authorization: Bearer\` token on every request (a repeat client: the validated-token cache answers)"
+  fi
   echo
   echo "## Rounds"
   echo

@@ -36,4 +36,17 @@ public sealed class AdminOptions
 {
     /// <summary>Admin keys, plain or <c>sha256:&lt;hex&gt;</c>; their index is the key id recorded as actor.</summary>
     public List<string> Keys { get; set; } = [];
+
+    /// <summary>
+    /// OIDC issuer of admin bearer tokens (Entra ID: <c>https://login.microsoftonline.com/{tenant}/v2.0</c>
+    /// or, for v1 tokens, <c>https://sts.windows.net/{tenant}/</c>); its keys come from discovery.
+    /// Tokens are accepted only with <see cref="Audience"/> and <see cref="Role"/> set too.
+    /// </summary>
+    public string? Issuer { get; set; }
+
+    /// <summary>The <c>aud</c> admin tokens must carry (Entra ID: the app's client id for v2 tokens, its App ID URI for v1).</summary>
+    public string? Audience { get; set; }
+
+    /// <summary>The app role (in the token's <c>roles</c> claim) that grants management access.</summary>
+    public string? Role { get; set; }
 }

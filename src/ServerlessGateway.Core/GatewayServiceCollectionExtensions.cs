@@ -3,6 +3,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using ServerlessGateway.Authentication.Jwks;
 using ServerlessGateway.Forwarding;
 using ServerlessGateway.Management;
 using ServerlessGateway.Plugins;
@@ -53,7 +54,19 @@ public static class GatewayServiceCollectionExtensions
             sp.GetRequiredService<TimeProvider>(),
             sp.GetRequiredService<ILogger<ConfigRegistry>>()));
         services.AddHostedService<ConfigRegistryService>();
-        services.AddSingleton<AdminAuthenticator>();
+        services.AddSingleton(sp => new OidcKeyCache(
+            sp.GetRequiredService<UpstreamClient>().Invoker,
+            sp.GetRequiredService<TimeProvider>(),
+            sp.GetRequiredService<ILogger<OidcKeyCache>>()));
+        services.AddSingleton(sp => new AdminAuthenticator(
+            sp.GetRequiredService<IOptions<GatewayOptions>>(),
+            sp.GetRequiredService<TimeProvider>(),
+            sp.GetRequiredService<ILogger<AdminAuthenticator>>(),
+            new AdminTokenAuthenticator(
+                sp.GetRequiredService<IOptions<GatewayOptions>>().Value.Admin,
+                sp.GetRequiredService<OidcKeyCache>(),
+                sp.GetRequiredService<TimeProvider>(),
+                sp.GetRequiredService<ILogger<AdminAuthenticator>>())));
         services.AddSingleton(sp => new ManagementApi(
             sp.GetRequiredService<ConfigRegistry>(),
             sp.GetRequiredService<AdminAuthenticator>(),

@@ -14,6 +14,9 @@ internal static class LogEvents
     public const int RegistryPollFailed = 1104;
     public const int AdminKeyRejected = 1200;
     public const int AdminAuthFailed = 1201;
+    public const int AdminTokensDisabled = 1202;
+    public const int OidcKeysFetched = 1500;
+    public const int OidcKeysFetchFailed = 1501;
     public const int UpstreamAddressDenied = 2000;
     public const int UpstreamError = 2001;
     public const int RegexTimeout = 2002;

@@ -706,7 +706,7 @@ public static partial class KongDeclarativeParser
                     continue;
                 }
 
-                jwt.Add(new JwtSecret
+                var secret = new JwtSecret
                 {
                     Id = ReadId(cred, "jwt_secret", $"{consumerKey}:{credPath}"),
                     CreatedAt = Timestamp(cred, "created_at"),
@@ -716,7 +716,10 @@ public static partial class KongDeclarativeParser
                     Secret = cred.String("secret"),
                     RsaPublicKey = cred.String("rsa_public_key"),
                     Tags = ReadTags(cred),
-                });
+                };
+                // Checked once here, so a snapshot never holds a credential the jwt plugin cannot use.
+                Authentication.JwtAlgorithm.ValidateCredential(secret.Algorithm, secret.Secret, secret.RsaPublicKey, cred.Error);
+                jwt.Add(secret);
                 cred.Get("consumer");
                 cred.Finish();
             }

@@ -8,7 +8,10 @@ using Microsoft.Extensions.Options;
 
 namespace ServerlessGateway.Management;
 
-public enum AdminAuthOutcome { Authenticated, Missing, Invalid, Locked }
+public enum AdminAuthOutcome { Authenticated, Missing, Invalid, Locked, Forbidden, Unavailable }
+
+/// <summary>The outcome of authenticating one management request; <c>Description</c> says why a bearer token failed.</summary>
+internal readonly record struct AdminAuthResult(AdminAuthOutcome Outcome, string Actor, TimeSpan RetryAfter, bool Bearer = false, string Description = "");
 
 /// <summary>
 /// Admin credentials (DESIGN.md §5): <c>X-Gateway-Admin-Key</c> checked against
@@ -16,6 +19,9 @@ public enum AdminAuthOutcome { Authenticated, Missing, Invalid, Locked }
 /// constant time against every key. Failed attempts are limited per client address: after
 /// <see cref="MaxFailures"/> within <see cref="FailureWindow"/> the address is refused until the
 /// window ends. The actor recorded for changes is the key id (<c>admin-key:N</c>), never the key.
+/// Without an admin key, an <c>Authorization: Bearer</c> token is checked by
+/// <see cref="AdminTokenAuthenticator"/> when <c>Gateway:Admin:Issuer</c> is set; invalid tokens count
+/// toward the same lockout.
 /// </summary>
 public sealed partial class AdminAuthenticator
 {
@@ -27,9 +33,16 @@ public sealed partial class AdminAuthenticator
     private readonly ConcurrentDictionary<IPAddress, FailureWindowState> _failures = new();
     private readonly TimeProvider _time;
     private readonly ILogger<AdminAuthenticator> _logger;
+    private readonly AdminTokenAuthenticator? _tokens;
 
     public AdminAuthenticator(IOptions<GatewayOptions> options, TimeProvider time, ILogger<AdminAuthenticator> logger)
+        : this(options, time, logger, null)
     {
+    }
+
+    internal AdminAuthenticator(IOptions<GatewayOptions> options, TimeProvider time, ILogger<AdminAuthenticator> logger, AdminTokenAuthenticator? tokens)
+    {
+        _tokens = tokens is { Enabled: true } ? tokens : null;
         _time = time;
         _logger = logger;
         var keys = new List<(byte[], string)>();
@@ -93,21 +106,24 @@ public sealed partial class AdminAuthenticator
         return true;
     }
 
-    public AdminAuthOutcome Authenticate(HttpContext context, IPAddress? client, out string actor, out TimeSpan retryAfter)
+    /// <summary>True when bearer tokens are accepted (<c>Gateway:Admin:Issuer</c>, <c>Audience</c> and <c>Role</c> set).</summary>
+    public bool TokensEnabled => _tokens is not null;
+
+    internal async ValueTask<AdminAuthResult> AuthenticateAsync(HttpContext context, IPAddress? client)
     {
-        actor = "";
-        retryAfter = TimeSpan.Zero;
         var now = _time.GetUtcNow();
         var address = client ?? IPAddress.None;
-        if (_failures.TryGetValue(address, out var state) && state.IsLocked(now, out retryAfter))
+        if (_failures.TryGetValue(address, out var state) && state.IsLocked(now, out var retryAfter))
         {
-            return AdminAuthOutcome.Locked;
+            return new AdminAuthResult(AdminAuthOutcome.Locked, "", retryAfter);
         }
 
         var presented = context.Request.Headers[HeaderName].ToString();
         if (presented.Length == 0)
         {
-            return AdminAuthOutcome.Missing;
+            return _tokens is not null && BearerToken(context.Request) is { } token
+                ? await AuthenticateTokenAsync(token, address, now, context.RequestAborted)
+                : new AdminAuthResult(AdminAuthOutcome.Missing, "", TimeSpan.Zero);
         }
 
         var digest = SHA256.HashData(Encoding.UTF8.GetBytes(presented));
@@ -123,13 +139,38 @@ public sealed partial class AdminAuthenticator
 
         if (match is not null)
         {
-            actor = match;
-            return AdminAuthOutcome.Authenticated;
+            return new AdminAuthResult(AdminAuthOutcome.Authenticated, match, TimeSpan.Zero);
         }
 
         RecordFailure(address, now);
         LogFailed(_logger, address.ToString());
-        return AdminAuthOutcome.Invalid;
+        return new AdminAuthResult(AdminAuthOutcome.Invalid, "", TimeSpan.Zero);
+    }
+
+    private async ValueTask<AdminAuthResult> AuthenticateTokenAsync(string token, IPAddress address, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        var result = await _tokens!.AuthenticateAsync(token, cancellationToken);
+        if (result.Outcome == AdminAuthOutcome.Invalid)
+        {
+            RecordFailure(address, now);
+            LogFailed(_logger, address.ToString());
+        }
+
+        return new AdminAuthResult(result.Outcome, result.Actor, TimeSpan.Zero, Bearer: true, result.Description);
+    }
+
+    /// <summary>The token of <c>Authorization: Bearer &lt;token&gt;</c> (RFC 6750 §2.1), or null.</summary>
+    private static string? BearerToken(HttpRequest request)
+    {
+        var authorization = request.Headers.Authorization;
+        if (authorization.Count != 1 || authorization[0] is not { } value
+            || !value.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase))
+        {
+            return null;
+        }
+
+        var token = value.AsSpan(7).Trim(' ');
+        return token.IsEmpty ? null : token.ToString();
     }
 
     private void RecordFailure(IPAddress address, DateTimeOffset now)

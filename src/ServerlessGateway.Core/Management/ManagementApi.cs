@@ -11,8 +11,8 @@ namespace ServerlessGateway.Management;
 
 /// <summary>
 /// The management API under <c>/_gateway</c> (DESIGN.md §5), one entry point both hosts call.
-/// Health is anonymous; everything else needs an admin key. Every change is a new registry version
-/// recording its actor (the key id).
+/// Health is anonymous; everything else needs an admin key or an admin bearer token. Every change is
+/// a new registry version recording its actor (the key id or the token's subject).
 /// </summary>
 public sealed class ManagementApi
 {
@@ -56,7 +56,7 @@ public sealed class ManagementApi
                 return;
             }
 
-            var actor = Authenticate(context, feature);
+            var actor = await AuthenticateAsync(context, feature);
             switch (segments)
             {
                 case ["config"]:
@@ -102,19 +102,31 @@ public sealed class ManagementApi
         }
     }
 
-    private string Authenticate(HttpContext context, GatewayRequestFeature feature)
+    private async ValueTask<string> AuthenticateAsync(HttpContext context, GatewayRequestFeature feature)
     {
-        switch (_authenticator.Authenticate(context, feature.ClientAddress, out var actor, out var retryAfter))
+        var result = await _authenticator.AuthenticateAsync(context, feature.ClientAddress);
+        switch (result.Outcome)
         {
             case AdminAuthOutcome.Authenticated:
-                return actor;
+                return result.Actor;
             case AdminAuthOutcome.Locked:
-                context.Response.Headers.RetryAfter = Math.Ceiling(retryAfter.TotalSeconds).ToString(CultureInfo.InvariantCulture);
+                context.Response.Headers.RetryAfter = Math.Ceiling(result.RetryAfter.TotalSeconds).ToString(CultureInfo.InvariantCulture);
                 throw new AdminProblem(StatusCodes.Status429TooManyRequests, "too many failed admin authentications from this address");
+            case AdminAuthOutcome.Forbidden:
+                // RFC 6750 §3.1: a valid token without the privilege the request needs.
+                context.Response.Headers.WWWAuthenticate = "Bearer realm=\"gateway-admin\", error=\"insufficient_scope\"";
+                throw new AdminProblem(StatusCodes.Status403Forbidden, "the bearer token does not carry the admin role");
+            case AdminAuthOutcome.Unavailable:
+                throw new AdminProblem(StatusCodes.Status503ServiceUnavailable, "the admin token issuer's signing keys could not be loaded; admin keys still work");
             default:
-                context.Response.Headers.WWWAuthenticate = "X-Gateway-Admin-Key";
+                context.Response.Headers.WWWAuthenticate = _authenticator.TokensEnabled
+                    ? new[] { "X-Gateway-Admin-Key", result.Bearer ? "Bearer realm=\"gateway-admin\", error=\"invalid_token\"" : "Bearer realm=\"gateway-admin\"" }
+                    : "X-Gateway-Admin-Key";
                 throw new AdminProblem(StatusCodes.Status401Unauthorized,
-                    context.Request.Headers.ContainsKey(AdminAuthenticator.HeaderName) ? "the admin key is not valid" : "an admin key is required (X-Gateway-Admin-Key)");
+                    result.Bearer ? "the bearer token is not valid: " + result.Description
+                    : context.Request.Headers.ContainsKey(AdminAuthenticator.HeaderName) ? "the admin key is not valid"
+                    : _authenticator.TokensEnabled ? "an admin key (X-Gateway-Admin-Key) or a bearer token is required"
+                    : "an admin key is required (X-Gateway-Admin-Key)");
         }
     }
 

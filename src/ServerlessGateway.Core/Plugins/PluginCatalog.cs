@@ -29,7 +29,9 @@ internal static class PluginCatalog
     /// <summary>The plugins that are built, by name. Grows as plugins land.</summary>
     public static readonly FrozenDictionary<string, PluginDefinition> Definitions = new PluginDefinition[]
     {
+        new JwtPlugin.Definition(),
         new KeyAuthPlugin.Definition(),
+        new OpenIdConnectPlugin.Definition(),
         new AclPlugin.Definition(),
     }.ToFrozenDictionary(d => d.Name, StringComparer.Ordinal);
 

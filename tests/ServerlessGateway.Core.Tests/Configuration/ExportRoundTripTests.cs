@@ -44,7 +44,7 @@ public sealed class ExportRoundTripTests
         consumers:
         - username: alice
           custom_id: "a-1"
-          jwt_secrets: [{key: alice-iss, algorithm: RS256, rsa_public_key: "-----BEGIN PUBLIC KEY-----\nMFkw\n-----END PUBLIC KEY-----\n"}]
+          jwt_secrets: [{key: alice-iss, algorithm: RS256, rsa_public_key: "-----BEGIN PUBLIC KEY-----\nMIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEAqHh3hmexgBVaE9SgOlbA\niAGTXOu65skOckTLC63/WtHtA4HQ10UENeax3QR6gvbt0DLub1NcF6L0qUsZX65r\ndoq4Xjcafgt09EGF0CRE6biEID4YrKJb4MjMKb/Ltxjb9EcrceCwLlQLakhfIi5W\nLbQ5/1En1DuRyALTrkq24n6rL8Qah0De33XE0l62VD6m6alnMzSxiPgzc0JeEPOO\njPr6HkfYc4cEDGI+pJPWOa9qqsEyFJnJn4DFgcVEwviZwFj24dRvn6lNXn339SHo\noYGDyc8V+NOu+IK5ffLcGTXDoIurqIKQ2qKV7h/MIQasLqHnBnUMA4kISnnDYyh7\nEQIDAQAB\n-----END PUBLIC KEY-----\n"}]
           acls: [{group: admins}]
         - custom_id: only-custom
         """;
