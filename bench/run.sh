@@ -363,24 +363,32 @@ start yarp proxy "${DOTNET_ENV[@]}" BackendUrl="$BACKEND_URL" \
   dotnet "$WORK/publish/yarp/YarpProxy.dll" --urls "${URL[yarp]}"
 wait_ready yarp "${URL[yarp]}$REQUEST_PATH" || die "the YARP proxy did not start"
 
-if has_target gateway; then
-  free_port GATEWAY_PORT
-  URL[gateway]="http://127.0.0.1:$GATEWAY_PORT"
-  cat >"$WORK/gateway/kong.yaml" <<EOF
-_format_version: "3.0"
+# start_gateway TARGET CONFIG [ENV...]: the Standalone gateway, DB-less from CONFIG (Kong YAML).
+start_gateway() {
+  local target=$1 config=$2 gateway_port
+  shift 2
+  free_port gateway_port
+  URL[$target]="http://127.0.0.1:$gateway_port"
+  start "$target" proxy "${DOTNET_ENV[@]}" "$@" \
+    Gateway__ConfigFile="$config" Gateway__Upstreams__AllowLoopback=true \
+    dotnet "$WORK/publish/gateway/ServerlessGateway.Standalone.dll" --urls "${URL[$target]}"
+  wait_ready "$target" "${URL[$target]}$REQUEST_PATH" ||
+    die "$target (Standalone host, Gateway__ConfigFile=$config) did not serve $REQUEST_PATH; see $WORK/logs/$target.log"
+}
+
+# The service and route every gateway target serves; the jwt target adds its plugin and consumer.
+GATEWAY_SERVICE="_format_version: \"3.0\"
 services:
 - name: backend
   url: $BACKEND_URL
   routes:
   - name: all
     paths:
-    - /
-EOF
-  start gateway proxy "${DOTNET_ENV[@]}" \
-    Gateway__ConfigFile="$WORK/gateway/kong.yaml" Gateway__Upstreams__AllowLoopback=true \
-    dotnet "$WORK/publish/gateway/ServerlessGateway.Standalone.dll" --urls "${URL[gateway]}"
-  wait_ready gateway "${URL[gateway]}$REQUEST_PATH" ||
-    die "the gateway (Standalone host, Gateway__ConfigFile=$WORK/gateway/kong.yaml) did not serve $REQUEST_PATH; see $WORK/logs/gateway.log"
+    - /"
+
+if has_target gateway; then
+  printf '%s\n' "$GATEWAY_SERVICE" >"$WORK/gateway/kong.yaml"
+  start_gateway gateway "$WORK/gateway/kong.yaml"
 fi
 
 if has_target jwt; then
@@ -392,17 +400,8 @@ if has_target jwt; then
   JWT_BODY=$(printf '{"iss":"bench-key","sub":"bench","exp":%d}' $(($(date +%s) + 86400)) | b64url)
   JWT_SIG=$(printf '%s.%s' "$JWT_HEAD" "$JWT_BODY" | openssl dgst -sha256 -hmac "$JWT_SECRET" -binary | b64url)
   HEADER[jwt]="Authorization: Bearer $JWT_HEAD.$JWT_BODY.$JWT_SIG"
-  free_port JWT_PORT
-  URL[jwt]="http://127.0.0.1:$JWT_PORT"
   cat >"$WORK/gateway/kong-jwt.yaml" <<YAML
-_format_version: "3.0"
-services:
-- name: backend
-  url: $BACKEND_URL
-  routes:
-  - name: all
-    paths:
-    - /
+$GATEWAY_SERVICE
   plugins:
   - name: jwt
     config:
@@ -414,12 +413,7 @@ consumers:
     algorithm: HS256
     secret: "$JWT_SECRET"
 YAML
-  start jwt proxy "${DOTNET_ENV[@]}" \
-    Gateway__ConfigFile="$WORK/gateway/kong-jwt.yaml" Gateway__Upstreams__AllowLoopback=true \
-    Gateway__Secrets__Key="$(head -c 32 /dev/urandom | base64 -w0)" \
-    dotnet "$WORK/publish/gateway/ServerlessGateway.Standalone.dll" --urls "${URL[jwt]}"
-  wait_ready jwt "${URL[jwt]}$REQUEST_PATH" ||
-    die "the gateway with the jwt plugin (Gateway__ConfigFile=$WORK/gateway/kong-jwt.yaml) did not serve $REQUEST_PATH; see $WORK/logs/jwt.log"
+  start_gateway jwt "$WORK/gateway/kong-jwt.yaml" Gateway__Secrets__Key="$(head -c 32 /dev/urandom | base64 -w0)"
   unauthenticated=$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 "${URL[jwt]}$REQUEST_PATH" || true)
   [[ $unauthenticated == 401 ]] || die "the jwt target answered $unauthenticated without a token (expected 401): the plugin is not in the path"
 fi
