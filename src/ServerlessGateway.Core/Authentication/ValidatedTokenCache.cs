@@ -22,6 +22,7 @@ internal sealed record ValidatedToken(
 internal sealed class ValidatedTokenCache(TimeProvider time, int capacity = 10_000)
 {
     private readonly ConcurrentDictionary<TokenHash, ValidatedToken> _entries = new();
+    private int _added;
 
     public bool TryGet(string token, out ValidatedToken validated)
     {
@@ -42,13 +43,23 @@ internal sealed class ValidatedTokenCache(TimeProvider time, int capacity = 10_0
 
     public void Add(string token, ValidatedToken validated)
     {
-        if (_entries.Count >= capacity)
+        // ConcurrentDictionary.Count takes every lock: keep an approximate count instead.
+        if (Volatile.Read(ref _added) >= capacity)
         {
             // Bounded: a flood of distinct tokens empties the cache instead of growing it.
             _entries.Clear();
+            Interlocked.Exchange(ref _added, 0);
         }
 
-        _entries[TokenHash.Of(token)] = validated;
+        var hash = TokenHash.Of(token);
+        if (_entries.TryAdd(hash, validated))
+        {
+            Interlocked.Increment(ref _added);
+        }
+        else
+        {
+            _entries[hash] = validated;
+        }
     }
 
     public int Count => _entries.Count;
