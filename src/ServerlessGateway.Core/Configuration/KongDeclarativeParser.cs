@@ -934,9 +934,11 @@ public static partial class KongDeclarativeParser
                 var at = _paths[p];
                 if (PluginCatalog.Definitions.TryGetValue(p.Name, out var definition))
                 {
-                    if (definition.IsAuthentication && p.Consumer is not null)
+                    if (definition.NoConsumer && p.Consumer is not null)
                     {
-                        _errors.Add(new(at + ".consumer", $"plugin '{p.Name}' authenticates consumers and cannot be scoped to one"));
+                        _errors.Add(new(at + ".consumer", definition.IsAuthentication
+                            ? $"plugin '{p.Name}' authenticates consumers and cannot be scoped to one"
+                            : $"plugin '{p.Name}' runs before authentication and cannot be scoped to a consumer"));
                     }
 
                     if (MapReader.Open(ConfigNode.FromJsonNode(p.Config), at + ".config", _errors) is { } pluginConfig)

@@ -29,10 +29,15 @@ internal static class PluginCatalog
     /// <summary>The plugins that are built, by name. Grows as plugins land.</summary>
     public static readonly FrozenDictionary<string, PluginDefinition> Definitions = new PluginDefinition[]
     {
+        new Cors.CorsPlugin.Definition(),
         new JwtPlugin.Definition(),
         new KeyAuthPlugin.Definition(),
         new OpenIdConnectPlugin.Definition(),
         new AclPlugin.Definition(),
+        new Transforms.RequestTransformerPlugin.Definition(),
+        new Observability.CorrelationIdPlugin.Definition(),
+        new RequestGuards.IpRestrictionPlugin.Definition(),
+        new RequestGuards.RequestSizeLimitingPlugin.Definition(),
     }.ToFrozenDictionary(d => d.Name, StringComparer.Ordinal);
 
     /// <summary>Kong's bundled plugins (3.x) that this gateway does not plan to implement.</summary>

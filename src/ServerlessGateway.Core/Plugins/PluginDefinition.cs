@@ -19,6 +19,9 @@ internal abstract class PluginDefinition
     /// </summary>
     public virtual bool IsAuthentication => false;
 
+    /// <summary>Kong's <c>no_consumer</c>: the plugin cannot be scoped to a consumer (every authentication plugin, and cors).</summary>
+    public virtual bool NoConsumer => IsAuthentication;
+
     /// <summary>Checks <paramref name="config"/> (a reader over <c>plugins[i].config</c>: errors carry that path) and calls its Finish.</summary>
     public abstract void Validate(MapReader config, PluginValidationContext context);
 

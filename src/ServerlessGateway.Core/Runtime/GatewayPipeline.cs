@@ -102,6 +102,13 @@ public sealed partial class GatewayPipeline
             }
 
             var result = await plugin.AccessAsync(gateway);
+            if (result.Answered)
+            {
+                context.Response.StatusCode = result.Status;
+                context.Response.ContentLength = 0;
+                return;
+            }
+
             if (result.Rejected)
             {
                 if (result.WwwAuthenticate is not null)
@@ -132,7 +139,7 @@ public sealed partial class GatewayPipeline
         }
 
         var route = feature.Match.Route.Config;
-        var upstreamPath = UpstreamPath.Build(service.Config.Path, feature.Path, route.StripPath, route.PathHandling == "v1", feature.Match.MatchedLength);
+        var upstreamPath = feature.UpstreamPathOverride ?? UpstreamPath.Build(service.Config.Path, feature.Path, route.StripPath, route.PathHandling == "v1", feature.Match.MatchedLength);
         feature.UpstreamUri = new Uri(string.Concat(destination, upstreamPath, feature.Query), in UriOptions);
 
         var error = await _forwarder.SendAsync(context, destination, _upstreamClient, service.RequestConfig, GatewayTransformer.Instance);
@@ -146,6 +153,13 @@ public sealed partial class GatewayPipeline
     {
         var exception = context.Features.Get<IForwarderErrorFeature>()?.Exception;
         LogUpstreamError(_logger, error, feature.RequestId, exception);
+        if (feature.RequestBodyTooLarge && !context.Response.HasStarted)
+        {
+            // request-size-limiting stopped a streamed body at its limit (Kong answers 413 as well).
+            context.Response.Clear();
+            return ProblemDetailsWriter.WriteAsync(context, StatusCodes.Status413PayloadTooLarge, RequestGuards.RequestSizeLimitingPlugin.TooLarge, feature.RequestId);
+        }
+
         if (context.Response.HasStarted || error == ForwarderError.RequestCanceled || context.RequestAborted.IsCancellationRequested)
         {
             // Headers are gone (YARP aborted the response) or the client left: nothing more to say.

@@ -45,4 +45,13 @@ public sealed class GatewayRequestFeature
     public bool Authenticated => Consumer is not null && !Anonymous || CredentialIdentifier is not null && !Anonymous;
 
     internal Uri? UpstreamUri { get; set; }
+
+    /// <summary>The upstream path a plugin set (request-transformer's replace.uri), used instead of the one built from service and route.</summary>
+    internal string? UpstreamPathOverride { get; set; }
+
+    /// <summary>The correlation-id plugin's id for this request; problem+json carries it as <c>correlation_id</c>.</summary>
+    public string? CorrelationId { get; internal set; }
+
+    /// <summary>Set when request-size-limiting stopped a streamed body at its limit: the failed forward becomes a 413.</summary>
+    internal bool RequestBodyTooLarge { get; set; }
 }

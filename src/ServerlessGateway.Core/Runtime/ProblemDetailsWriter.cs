@@ -17,7 +17,8 @@ internal static class ProblemDetailsWriter
         response.StatusCode = status;
         response.ContentType = "application/problem+json";
         response.Headers.CacheControl = "no-store";
-        requestId ??= context.Features.Get<GatewayRequestFeature>()?.RequestId;
+        var feature = context.Features.Get<GatewayRequestFeature>();
+        requestId ??= feature?.RequestId;
 
         var buffer = new System.Buffers.ArrayBufferWriter<byte>(256);
         using (var json = new Utf8JsonWriter(buffer, new JsonWriterOptions { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping }))
@@ -30,6 +31,11 @@ internal static class ProblemDetailsWriter
             if (requestId is not null)
             {
                 json.WriteString("request_id", requestId);
+            }
+
+            if (feature?.CorrelationId is { } correlationId)
+            {
+                json.WriteString("correlation_id", correlationId);
             }
 
             extensions?.Invoke(json);

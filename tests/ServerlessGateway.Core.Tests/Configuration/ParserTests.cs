@@ -31,8 +31,7 @@ public sealed class ParserTests
         var errors = Errors(Example("seed-kong.yaml"));
 
         AssertError(errors, "services[0].plugins[1].name", "plugin 'rate-limiting' is not built yet");
-        AssertError(errors, "services[1].plugins[1].name", "plugin 'request-transformer' is not built yet");
-        Assert.Equal(2, errors.Count);
+        Assert.Single(errors);
     }
 
     [Fact]
