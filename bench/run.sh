@@ -5,6 +5,7 @@
 #   yarp    - a plain YARP app (bench/YarpProxy): one catch-all route, one destination
 #   gateway - this gateway on the Standalone host, DB-less config, no plugins
 #   jwt     - the same gateway with Kong's jwt plugin on the route (HS256, one consumer, the same token)
+#   transforms - the same gateway with correlation-id and request-transformer (the seed's $(uuid) header)
 # in alternating rounds, reporting per target the median requests/s, p50 and p99 and
 # the ratios to YARP. Writes bench/results/latest.md. See bench/README.md.
 #
@@ -27,7 +28,7 @@ NICE=${BENCH_NICE:-}                    # e.g. -10: run wrk and the servers at t
 MAX_OTHER_CPU=${BENCH_MAX_OTHER_CPU:-10} # % of the machine used by others above which a round is run again ...
 EXTRA_ROUNDS=${BENCH_EXTRA_ROUNDS:-1}   # ... at most this many times in all
 QUIET_WAIT=${BENCH_QUIET_WAIT:-10}      # seconds to wait, before each round, for a quiet machine
-TARGETS=${BENCH_TARGETS:-"direct nginx yarp gateway jwt"}
+TARGETS=${BENCH_TARGETS:-"direct nginx yarp gateway jwt transforms"}
 REQUEST_PATH=/api/hello
 STARTUP_TIMEOUT=${BENCH_STARTUP_TIMEOUT:-60}  # seconds a server may take to answer
 BUILD_TIMEOUT=${BENCH_BUILD_TIMEOUT:-900}     # seconds per dotnet publish (first restore is slow)
@@ -43,8 +44,8 @@ if (( ROUNDS < 1 || DURATION < 1 || CONNECTIONS < 1 )); then
   exit 2
 fi
 for target in $TARGETS; do
-  case $target in direct | nginx | yarp | gateway | jwt) ;; *)
-    echo "bench: unknown target '$target' in BENCH_TARGETS (direct nginx yarp gateway jwt)" >&2
+  case $target in direct | nginx | yarp | gateway | jwt | transforms) ;; *)
+    echo "bench: unknown target '$target' in BENCH_TARGETS (direct nginx yarp gateway jwt transforms)" >&2
     exit 2
     ;;
   esac
@@ -54,7 +55,7 @@ if [[ " $TARGETS " != *" yarp "* ]]; then
   exit 2
 fi
 # A partial run must not overwrite the published full result.
-if [[ $TARGETS == "direct nginx yarp gateway jwt" ]]; then
+if [[ $TARGETS == "direct nginx yarp gateway jwt transforms" ]]; then
   OUTPUT=${BENCH_OUTPUT:-$BENCH/results/latest.md}
 else
   OUTPUT=${BENCH_OUTPUT:-$WORK/partial.md}
@@ -265,7 +266,7 @@ rm -rf "$WORK/logs" "$WORK/publish" "$WORK/nginx" "$WORK/gateway" "$WORK/wrk"
 mkdir -p "$WORK/logs" "$WORK/publish" "$WORK/nginx" "$WORK/gateway" "$WORK/wrk" "$(dirname "$OUTPUT")"
 
 # The gateway first: if it does not build, fail before spending minutes on the peers.
-if has_target gateway || has_target jwt; then
+if has_target gateway || has_target jwt || has_target transforms; then
   publish gateway "$ROOT/src/ServerlessGateway.Standalone/ServerlessGateway.Standalone.csproj" ||
     die "the gateway (src/ServerlessGateway.Standalone) does not build; no benchmark run"
 fi
@@ -418,6 +419,21 @@ YAML
   [[ $unauthenticated == 401 ]] || die "the jwt target answered $unauthenticated without a token (expected 401): the plugin is not in the path"
 fi
 
+if has_target transforms; then
+  # The seed's transformations: a correlation id per request and request-transformer adding
+  # X-Correlation-ID from the $(uuid) template (a fresh UUID rendered per request).
+  cat >"$WORK/gateway/kong-transforms.yaml" <<YAML
+$GATEWAY_SERVICE
+  plugins:
+  - name: correlation-id
+  - name: request-transformer
+    config:
+      add:
+        headers: ["X-Correlation-ID:\$(uuid)"]
+YAML
+  start_gateway transforms "$WORK/gateway/kong-transforms.yaml"
+fi
+
 # Same answer through every target: a proxy that fails fast must not look fast.
 EXPECTED=$(curl -s --max-time 5 "$BACKEND_URL$REQUEST_PATH")
 for target in $TARGETS; do
@@ -549,7 +565,7 @@ N=${#TARGET_LIST[@]}
 # shape. So both .NET proxies get INITIAL_WARMUP seconds each, first; the backend, also .NET,
 # is warmed by the same traffic; nginx needs none, direct and nginx get a few seconds.
 if ((INITIAL_WARMUP > 0)); then
-  for target in yarp gateway jwt direct nginx; do
+  for target in yarp gateway jwt transforms direct nginx; do
     has_target "$target" || continue
     seconds=$INITIAL_WARMUP
     if [[ $target == direct || $target == nginx ]] && ((seconds > 5)); then seconds=5; fi
@@ -623,6 +639,7 @@ label() {
     yarp) echo "YARP $(sed -n 's/.*Include="Yarp.ReverseProxy" Version="\([^"]*\)".*/\1/p' "$ROOT/Directory.Packages.props")" ;;
     gateway) echo "ServerlessGateway (Standalone, no plugins)" ;;
     jwt) echo "ServerlessGateway + jwt plugin (HS256, repeat token)" ;;
+    transforms) echo "ServerlessGateway + correlation-id + request-transformer" ;;
   esac
 }
 
@@ -640,6 +657,10 @@ if has_target gateway; then
     printf "- throughput: gateway %.2fx YARP (budget >= 0.90x): %s\n", g / y, (g / y >= 0.90 ? "met" : "NOT met")
     printf "- p99: gateway %.2fx YARP (budget <= 1.10x): %s\n", gp / yp, (gp / yp <= 1.10 ? "met" : "NOT met")
   }')
+  if has_target transforms; then
+    VERDICT+=$'\n'$(awk -v t="${MED_RPS[transforms]}" -v g="${MED_RPS[gateway]}" -v y="${MED_RPS[yarp]}" 'BEGIN {
+      printf "- transforms: correlation-id + request-transformer %.2fx the plain gateway, %.2fx YARP (issue 6: no regression beyond noise, about 10%% here)", t / g, t / y }')
+  fi
   if has_target jwt; then
     VERDICT+=$'\n'$(awk -v j="${MED_RPS[jwt]}" -v y="${MED_RPS[yarp]}" 'BEGIN {
       printf "- jwt: gateway with the jwt plugin %.2fx YARP plain (budget >= 0.85x, issue 5): %s", j / y, (j / y >= 0.85 ? "met" : "NOT met") }')
@@ -701,6 +722,9 @@ if [[ -n $(git -C "$ROOT" status --porcelain -- src 2>/dev/null) ]]; then DIRTY=
   fi
   echo "- nginx: worker_processes $PROXY_NCPU, upstream keepalive, keepalive_requests 1000000, access_log off (config below)"
   echo "- gateway: DB-less, \`Gateway__ConfigFile\` = one service \`$BACKEND_URL\`, one route \`paths: [/]\`, no plugins"
+  if has_target transforms; then
+    echo "- transforms: the same gateway build and route plus \`correlation-id\` (defaults) and \`request-transformer\` adding \`X-Correlation-ID:\$(uuid)\`, as the seed config does"
+  fi
   if has_target jwt; then
     echo "- jwt: the same gateway build and route plus Kong's \`jwt\` plugin (\`claims_to_verify: [exp]\`), one consumer with an HS256 \`jwt_secrets\` entry; wrk sends the same valid \`Authorization: Bearer\` token on every request (a repeat client: the validated-token cache answers)"
   fi
