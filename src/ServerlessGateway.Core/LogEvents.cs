@@ -19,6 +19,5 @@ internal static class LogEvents
     public const int OidcKeysFetchFailed = 1501;
     public const int UpstreamAddressDenied = 2000;
     public const int UpstreamError = 2001;
-    public const int RegexTimeout = 2002;
     public const int TransformValueDropped = 2100;
 }
