@@ -1,4 +1,5 @@
 using ServerlessGateway.Configuration;
+using ServerlessGateway.Tests.Plugins;
 
 namespace ServerlessGateway.Tests.Authentication;
 
@@ -18,8 +19,7 @@ public sealed class OpenIdConnectConfigTests
     private static IReadOnlyList<ConfigIssue> Errors(string pluginConfig) => KongDeclarativeParser.Parse(Config(pluginConfig)).Errors;
 
     private static void AssertError(IReadOnlyList<ConfigIssue> errors, string field, string messagePart) =>
-        Assert.True(errors.Any(e => e.Path == "plugins[0].config." + field && e.Message.Contains(messagePart, StringComparison.Ordinal)),
-            $"expected an error at {field} containing '{messagePart}', got:\n{string.Join("\n", errors)}");
+        PluginConfigAssert.Error(errors, field, messagePart);
 
     [Fact]
     public void A_full_bearer_setup_imports()

@@ -1,4 +1,5 @@
 using ServerlessGateway.Configuration;
+using ServerlessGateway.Tests.Plugins;
 using ServerlessGateway.Cors;
 
 namespace ServerlessGateway.Tests.Cors;
@@ -17,8 +18,7 @@ public sealed class CorsConfigTests
     private static IReadOnlyList<ConfigIssue> Errors(string pluginConfig) => KongDeclarativeParser.Parse(Config(pluginConfig)).Errors;
 
     private static void AssertError(IReadOnlyList<ConfigIssue> errors, string field, string messagePart) =>
-        Assert.True(errors.Any(e => e.Path == "plugins[0].config." + field && e.Message.Contains(messagePart, StringComparison.Ordinal)),
-            $"expected an error at {field} containing '{messagePart}', got:\n{string.Join("\n", errors)}");
+        PluginConfigAssert.Error(errors, field, messagePart);
 
     [Fact]
     public void Every_Kong_field_with_its_default_or_a_real_value_imports()

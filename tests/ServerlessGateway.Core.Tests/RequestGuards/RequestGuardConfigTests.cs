@@ -1,5 +1,6 @@
 using System.Net;
 using ServerlessGateway.Configuration;
+using ServerlessGateway.Tests.Plugins;
 using ServerlessGateway.Observability;
 using ServerlessGateway.RequestGuards;
 
@@ -16,8 +17,7 @@ public sealed class RequestGuardConfigTests
         """).Errors;
 
     private static void AssertError(IReadOnlyList<ConfigIssue> errors, string field, string messagePart) =>
-        Assert.True(errors.Any(e => e.Path == "plugins[0].config." + field && e.Message.Contains(messagePart, StringComparison.Ordinal)),
-            $"expected an error at {field} containing '{messagePart}', got:\n{string.Join("\n", errors)}");
+        PluginConfigAssert.Error(errors, field, messagePart);
 
     [Theory]
     [InlineData("correlation-id", "{}")]
