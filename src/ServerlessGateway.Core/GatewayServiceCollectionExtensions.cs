@@ -27,6 +27,8 @@ public static class GatewayServiceCollectionExtensions
             .Configure(o => o.Upstreams.AllowLoopback = allowLoopbackByDefault)
             .Bind(configuration.GetSection(GatewayOptions.Section));
         services.AddSingleton(TimeProvider.System);
+        services.AddMetrics();
+        services.AddSingleton<Observability.GatewayMetrics>();
         services.AddHttpForwarder();
         services.TryAddSingleton<IUpstreamResolver, DnsUpstreamResolver>();
         services.AddSingleton(sp => sp.GetRequiredService<IOptions<GatewayOptions>>().Value.Upstreams);

@@ -928,7 +928,7 @@ public static partial class KongDeclarativeParser
             }
 
             var pluginScopes = new HashSet<(string, string?, string?, string?)>();
-            var pluginContext = new PluginValidationContext(new GatewayConfig { Consumers = _consumers, Services = _services, Routes = _routes }, _errors);
+            var pluginContext = new PluginValidationContext(new GatewayConfig { Consumers = _consumers, Services = _services, Routes = _routes }, _errors, _warnings);
             foreach (var p in _plugins)
             {
                 var at = _paths[p];

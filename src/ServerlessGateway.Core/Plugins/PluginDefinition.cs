@@ -29,8 +29,11 @@ internal abstract class PluginDefinition
     public abstract GatewayPlugin Create(PluginConfig plugin, PluginRuntime runtime);
 }
 
-/// <summary>What plugin validation may look at besides its own config: the rest of the config being imported.</summary>
-internal sealed record PluginValidationContext(GatewayConfig Config, List<ConfigIssue> Errors)
+/// <summary>
+/// What plugin validation may look at besides its own config: the rest of the config being imported,
+/// and where to put warnings (accepted but ignored fields, e.g. Kong's <c>redis</c> settings).
+/// </summary>
+internal sealed record PluginValidationContext(GatewayConfig Config, List<ConfigIssue> Errors, List<ConfigIssue> Warnings)
 {
     public bool ConsumerExists(string reference) =>
         Config.Consumers.Any(c => c.Id.Equals(reference, StringComparison.OrdinalIgnoreCase) || c.Username == reference || c.CustomId == reference);

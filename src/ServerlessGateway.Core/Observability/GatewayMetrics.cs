@@ -1,0 +1,36 @@
+using System.Diagnostics.Metrics;
+
+namespace ServerlessGateway.Observability;
+
+/// <summary>
+/// The gateway's one <see cref="Meter"/> (DESIGN.md §2, issue 8), made through <see cref="IMeterFactory"/>
+/// so that each host (and each test gateway in one process) has its own instruments. Features record
+/// on the instruments here; exporters (OTLP, Azure Monitor, <c>/_gateway/metrics</c>) listen to the meter.
+/// </summary>
+public sealed class GatewayMetrics
+{
+    public const string MeterName = "ServerlessGateway";
+
+    public GatewayMetrics(IMeterFactory meterFactory)
+    {
+        ArgumentNullException.ThrowIfNull(meterFactory);
+        Meter = meterFactory.Create(MeterName);
+        ResponseBodiesPassedThrough = Meter.CreateCounter<long>(
+            "gateway.response_transformer.passthrough", "{response}",
+            "Responses whose body response-transformer left untouched (tag reason: content_type, size).");
+        RateLimitDecisions = Meter.CreateCounter<long>(
+            "gateway.rate_limit.decisions", "{request}",
+            "Rate-limiting decisions (tags policy: local, distributed, strict; outcome: admitted, rejected, unavailable).");
+        TableTransactions = Meter.CreateCounter<long>(
+            "gateway.table.transactions", "{transaction}",
+            "Requests made to Table Storage (tags store: config, rate_limit; operation).");
+    }
+
+    public Meter Meter { get; }
+
+    public Counter<long> ResponseBodiesPassedThrough { get; }
+
+    public Counter<long> RateLimitDecisions { get; }
+
+    public Counter<long> TableTransactions { get; }
+}
