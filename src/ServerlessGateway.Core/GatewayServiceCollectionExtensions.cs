@@ -29,6 +29,7 @@ public static class GatewayServiceCollectionExtensions
         services.AddSingleton(TimeProvider.System);
         services.AddMetrics();
         services.AddSingleton<Observability.GatewayMetrics>();
+        services.AddSingleton<Observability.RequestTelemetry>();
         services.AddHttpForwarder();
         services.TryAddSingleton<IUpstreamResolver, DnsUpstreamResolver>();
         services.AddSingleton(sp => sp.GetRequiredService<IOptions<GatewayOptions>>().Value.Upstreams);
@@ -80,6 +81,7 @@ public static class GatewayServiceCollectionExtensions
             sp.GetRequiredService<Yarp.ReverseProxy.Forwarder.IHttpForwarder>(),
             sp.GetRequiredService<UpstreamClient>(),
             sp.GetRequiredService<PluginRuntime>(),
+            sp.GetRequiredService<Observability.RequestTelemetry>(),
             sp.GetRequiredService<ILogger<GatewayPipeline>>()));
         return services;
     }

@@ -36,6 +36,11 @@ internal sealed class GatewayTransformer : HttpTransformer
 
     public override async ValueTask<bool> TransformResponseAsync(HttpContext httpContext, HttpResponseMessage? proxyResponse, CancellationToken cancellationToken)
     {
+        if (proxyResponse is not null)
+        {
+            httpContext.Features.GetRequiredFeature<GatewayRequestFeature>().UpstreamHeadersTimestamp = System.Diagnostics.Stopwatch.GetTimestamp();
+        }
+
         var copy = await base.TransformResponseAsync(httpContext, proxyResponse, cancellationToken);
         if (proxyResponse is not null)
         {

@@ -73,6 +73,8 @@ internal sealed class CorrelationIdPlugin(PluginConfig config, CorrelationIdPlug
         var incoming = http.Request.Headers[options.HeaderName];
         var id = incoming.Count == 1 && IsValid(incoming[0]) ? incoming[0]! : Generate(http);
         context.Request.CorrelationId = id;
+        // The request's server span (when tracing listens) carries the id, as the access log and problem+json do.
+        System.Diagnostics.Activity.Current?.SetTag("gateway.correlation_id", id);
         context.Request.AddUpstreamHeader(options.HeaderName, id);
         if (options.EchoDownstream)
         {

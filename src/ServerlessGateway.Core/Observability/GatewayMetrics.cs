@@ -21,12 +21,22 @@ public sealed class GatewayMetrics
         RateLimitDecisions = Meter.CreateCounter<long>(
             "gateway.rate_limit.decisions", "{request}",
             "Rate-limiting decisions (tags policy: local, distributed, strict; outcome: admitted, rejected, unavailable).");
+        RequestDuration = Meter.CreateHistogram<double>(
+            "gateway.request.duration", "s",
+            "Proxied requests from arrival to the end of the response (tags gateway.route, gateway.service, http.response.status_class).");
+        UpstreamDuration = Meter.CreateHistogram<double>(
+            "gateway.upstream.duration", "s",
+            "Time from sending a request upstream to its response headers (same tags).");
         TableTransactions = Meter.CreateCounter<long>(
             "gateway.table.transactions", "{transaction}",
             "Requests made to Table Storage (tags store: config, rate_limit; operation).");
     }
 
     public Meter Meter { get; }
+
+    public Histogram<double> RequestDuration { get; }
+
+    public Histogram<double> UpstreamDuration { get; }
 
     public Counter<long> ResponseBodiesPassedThrough { get; }
 

@@ -21,6 +21,7 @@ public sealed partial class GatewayPipeline
     private readonly IHttpForwarder _forwarder;
     private readonly HttpMessageInvoker _upstreamClient;
     private readonly PluginRuntime _pluginRuntime;
+    private readonly Observability.RequestTelemetry _telemetry;
     private readonly ILogger<GatewayPipeline> _logger;
 
     internal GatewayPipeline(
@@ -29,8 +30,10 @@ public sealed partial class GatewayPipeline
         IHttpForwarder forwarder,
         UpstreamClient upstreamClient,
         PluginRuntime pluginRuntime,
+        Observability.RequestTelemetry telemetry,
         ILogger<GatewayPipeline> logger)
     {
+        _telemetry = telemetry;
         _pluginRuntime = pluginRuntime;
         _snapshots = snapshots;
         _clientAddresses = clientAddresses;
@@ -39,11 +42,23 @@ public sealed partial class GatewayPipeline
         _logger = logger;
     }
 
-    public Task InvokeAsync(HttpContext context)
+    public async Task InvokeAsync(HttpContext context)
     {
+        var started = System.Diagnostics.Stopwatch.GetTimestamp();
         var feature = new GatewayRequestFeature();
         context.Features.Set(feature);
+        try
+        {
+            await ProxyAsync(context, feature);
+        }
+        finally
+        {
+            _telemetry.RequestCompleted(context, feature, started);
+        }
+    }
 
+    private Task ProxyAsync(HttpContext context, GatewayRequestFeature feature)
+    {
         if (!_clientAddresses.Resolve(context, feature))
         {
             return ProblemDetailsWriter.WriteAsync(context, StatusCodes.Status403Forbidden, "requests must arrive through the configured Azure Front Door");
@@ -142,6 +157,7 @@ public sealed partial class GatewayPipeline
         var upstreamPath = feature.UpstreamPathOverride ?? UpstreamPath.Build(service.Config.Path, feature.Path, route.StripPath, route.PathHandling == "v1", feature.Match.MatchedLength);
         feature.UpstreamUri = new Uri(string.Concat(destination, upstreamPath, feature.Query), in UriOptions);
 
+        feature.UpstreamStartTimestamp = System.Diagnostics.Stopwatch.GetTimestamp();
         var error = await _forwarder.SendAsync(context, destination, _upstreamClient, service.RequestConfig, GatewayTransformer.Instance);
         if (error != ForwarderError.None)
         {

@@ -46,6 +46,11 @@ public sealed class GatewayRequestFeature
 
     internal Uri? UpstreamUri { get; set; }
 
+    /// <summary><see cref="System.Diagnostics.Stopwatch"/> timestamps of sending upstream and of the upstream's response headers (0: not reached).</summary>
+    internal long UpstreamStartTimestamp { get; set; }
+
+    internal long UpstreamHeadersTimestamp { get; set; }
+
     /// <summary>The upstream path a plugin set (request-transformer's replace.uri), used instead of the one built from service and route.</summary>
     internal string? UpstreamPathOverride { get; set; }
 
