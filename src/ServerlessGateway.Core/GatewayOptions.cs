@@ -24,6 +24,8 @@ public sealed class GatewayOptions
     public SecretsOptions Secrets { get; set; } = new();
 
     public AdminOptions Admin { get; set; } = new();
+
+    public Observability.TracingOptions Tracing { get; set; } = new();
 }
 
 public sealed class SecretsOptions

@@ -30,6 +30,8 @@ public static class GatewayServiceCollectionExtensions
         services.AddMetrics();
         services.AddSingleton<Observability.GatewayMetrics>();
         services.AddSingleton<Observability.RequestTelemetry>();
+        Observability.GatewayTelemetry.Add(services, configuration,
+            configuration.GetSection(GatewayOptions.Section).GetSection("Tracing").Get<Observability.TracingOptions>() ?? new());
         services.AddHttpForwarder();
         services.TryAddSingleton<IUpstreamResolver, DnsUpstreamResolver>();
         services.AddSingleton(sp => sp.GetRequiredService<IOptions<GatewayOptions>>().Value.Upstreams);
@@ -74,7 +76,8 @@ public static class GatewayServiceCollectionExtensions
             sp.GetRequiredService<ConfigRegistry>(),
             sp.GetRequiredService<AdminAuthenticator>(),
             sp.GetRequiredService<ClientAddressResolver>(),
-            sp.GetRequiredService<TimeProvider>()));
+            sp.GetRequiredService<TimeProvider>(),
+            sp.GetRequiredService<Observability.PrometheusScrape>()));
         services.AddSingleton(sp => new GatewayPipeline(
             sp.GetRequiredService<GatewaySnapshotProvider>(),
             sp.GetRequiredService<ClientAddressResolver>(),

@@ -21,9 +21,11 @@ public sealed class ManagementApi
     private readonly ClientAddressResolver _clientAddresses;
     private readonly TimeProvider _time;
     private readonly EntityEndpoints _entities;
+    private readonly Observability.PrometheusScrape _metrics;
 
-    internal ManagementApi(ConfigRegistry registry, AdminAuthenticator authenticator, ClientAddressResolver clientAddresses, TimeProvider time)
+    internal ManagementApi(ConfigRegistry registry, AdminAuthenticator authenticator, ClientAddressResolver clientAddresses, TimeProvider time, Observability.PrometheusScrape metrics)
     {
+        _metrics = metrics;
         _registry = registry;
         _authenticator = authenticator;
         _clientAddresses = clientAddresses;
@@ -344,6 +346,7 @@ public sealed class ManagementApi
             .AppendLine("# HELP gateway_routes The routes in the served config.")
             .AppendLine("# TYPE gateway_routes gauge")
             .AppendLine(CultureInfo.InvariantCulture, $"gateway_routes {state?.Config.Routes.Count ?? 0}")
+            .Append(_metrics.Collect())
             .ToString();
         context.Response.StatusCode = StatusCodes.Status200OK;
         context.Response.ContentType = "text/plain; version=0.0.4; charset=utf-8";

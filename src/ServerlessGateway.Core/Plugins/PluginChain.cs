@@ -20,6 +20,11 @@ internal sealed class PluginChain
 
     public sealed record Step(string Name, int Priority, GatewayPlugin[] Candidates)
     {
+        /// <summary>The child span this step gets in a trace (authentication and rate limiting), or null.</summary>
+        public string? SpanName { get; } = Name == "rate-limiting" ? "gateway.rate_limit"
+            : PluginCatalog.Definitions.TryGetValue(Name, out var definition) && definition.IsAuthentication ? "gateway.authenticate"
+            : null;
+
         public GatewayPlugin? Select(ConsumerConfig? consumer)
         {
             foreach (var candidate in Candidates)

@@ -94,6 +94,7 @@ public sealed partial class GatewayPipeline
 
         feature.Match = match;
         var service = match.Route.Service;
+        Observability.GatewayTelemetry.TagRoute(System.Diagnostics.Activity.Current, match.Route.Config.Name ?? match.Route.Config.Id, service?.Config.Name ?? service?.Config.Id);
         if (service is null)
         {
             return ProblemDetailsWriter.WriteAsync(context, StatusCodes.Status503ServiceUnavailable, "the matched route has no service");
@@ -116,7 +117,13 @@ public sealed partial class GatewayPipeline
                 continue;
             }
 
-            var result = await plugin.AccessAsync(gateway);
+            PluginResult result;
+            using (var span = step.SpanName is null ? null : Observability.GatewayTelemetry.Source.StartActivity(step.SpanName))
+            {
+                span?.SetTag("gateway.plugin", step.Name);
+                result = await plugin.AccessAsync(gateway);
+            }
+
             if (result.Answered)
             {
                 context.Response.StatusCode = result.Status;
@@ -141,6 +148,11 @@ public sealed partial class GatewayPipeline
             }
         }
 
+        if (feature.Consumer is { } consumer)
+        {
+            System.Diagnostics.Activity.Current?.SetTag("gateway.consumer.id", consumer.Id);
+        }
+
         await ForwardAsync(context, feature, service);
     }
 
@@ -158,7 +170,18 @@ public sealed partial class GatewayPipeline
         feature.UpstreamUri = new Uri(string.Concat(destination, upstreamPath, feature.Query), in UriOptions);
 
         feature.UpstreamStartTimestamp = System.Diagnostics.Stopwatch.GetTimestamp();
-        var error = await _forwarder.SendAsync(context, destination, _upstreamClient, service.RequestConfig, GatewayTransformer.Instance);
+        ForwarderError error;
+        using (var span = Observability.GatewayTelemetry.Source.StartActivity("gateway.upstream"))
+        {
+            span?.SetTag("server.address", feature.UpstreamUri.Host);
+            span?.SetTag("server.port", feature.UpstreamUri.Port);
+            error = await _forwarder.SendAsync(context, destination, _upstreamClient, service.RequestConfig, GatewayTransformer.Instance);
+            if (error != ForwarderError.None)
+            {
+                span?.SetStatus(System.Diagnostics.ActivityStatusCode.Error, error.ToString());
+            }
+        }
+
         if (error != ForwarderError.None)
         {
             await HandleForwardErrorAsync(context, feature, error);
