@@ -20,5 +20,6 @@ internal static class LogEvents
     public const int UpstreamAddressDenied = 2000;
     public const int UpstreamError = 2001;
     public const int TransformValueDropped = 2100;
+    public const int TransformBodyUntouched = 2101;
     public const int AccessLog = 3000;
 }

@@ -94,4 +94,17 @@ internal static class QueryEditor
             query.Add(new(ops.Append[i].Name, values[2][i]));
         }
     }
+
+    /// <summary>
+    /// Kong's transform_method for GET, HEAD and TRACE: every form field joins the query, as another value of a
+    /// parameter already there (placed after its values, as Kong groups them) or as a new parameter at the end.
+    /// </summary>
+    public static void Merge(List<KeyValuePair<string, string?>> query, List<KeyValuePair<string, string?>> fields)
+    {
+        foreach (var field in fields)
+        {
+            var last = query.FindLastIndex(p => p.Key == field.Key);
+            query.Insert(last < 0 ? query.Count : last + 1, field);
+        }
+    }
 }

@@ -1,4 +1,5 @@
 using System.Text;
+using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.Logging;
 using ServerlessGateway.Configuration;
 using ServerlessGateway.Plugins;
@@ -12,8 +13,9 @@ namespace ServerlessGateway.Transforms;
 /// string in that order, <c>replace.uri</c> and <c>http_method</c>. <c>add</c> sets only absent names,
 /// <c>replace</c> only present ones, <c>append</c> always adds another value. Values are templates
 /// compiled once per snapshot and rendered against the request as it arrived at this plugin.
-/// Body operations apply to top-level keys of JSON objects and form-urlencoded bodies; the body is
-/// buffered only when the plugin has body operations and the content type is one of these.
+/// Body operations apply to top-level keys of JSON objects, form-urlencoded and multipart/form-data bodies; the
+/// body is buffered only when the plugin has body operations and the content type is one of these, or when
+/// <c>http_method</c> GET, HEAD or TRACE moves a form body into the query (Kong's transform_method).
 /// </summary>
 internal sealed partial class RequestTransformerPlugin(PluginConfig config, RequestTransformerPlugin.Options options, ILogger logger) : GatewayPlugin(config)
 {
@@ -234,16 +236,14 @@ internal sealed partial class RequestTransformerPlugin(PluginConfig config, Requ
         var queryValues = Render(context, options.Query);
         var bodyValues = Render(context, options.Body);
         var uri = options.Uri?.Render(context);
-        var bodyKind = bodyValues is null ? BodyKind.None : KindOf(context.Http.Request.ContentType);
+        var kind = KindOf(context.Http.Request.ContentType);
+
+        // Kong's transform_method: a form body also goes into the query when the method becomes GET, HEAD or TRACE.
+        var formToQuery = kind == BodyKind.Form && options.HttpMethod is "GET" or "HEAD" or "TRACE";
 
         if (!options.Headers.IsEmpty)
         {
             TransformHeaders(context, headerValues);
-        }
-
-        if (!options.Query.IsEmpty)
-        {
-            TransformQuery(context, queryValues);
         }
 
         if (uri is not null)
@@ -256,27 +256,45 @@ internal sealed partial class RequestTransformerPlugin(PluginConfig config, Requ
             context.Http.Request.Method = method;
         }
 
-        return bodyKind == BodyKind.None
-            ? ValueTask.FromResult(PluginResult.Continue)
-            : TransformBodyAsync(context, bodyKind, bodyValues!);
+        if ((bodyValues is null || kind == BodyKind.None) && !formToQuery)
+        {
+            if (!options.Query.IsEmpty)
+            {
+                TransformQuery(context, QueryEditor.Parse(context.Request.Query), queryValues);
+            }
+
+            return ValueTask.FromResult(PluginResult.Continue);
+        }
+
+        return TransformBodyAsync(context, kind, bodyValues, queryValues, formToQuery);
     }
 
-    private enum BodyKind { None, Json, Form }
+    private enum BodyKind { None, Json, Form, Multipart }
 
     private static BodyKind KindOf(string? contentType)
     {
-        var mediaType = contentType is null ? "" : contentType.Split(';', 2)[0].Trim();
+        var mediaType = contentType.AsSpan();
+        var semicolon = mediaType.IndexOf(';');
+        mediaType = (semicolon < 0 ? mediaType : mediaType[..semicolon]).Trim();
         if (mediaType.Equals("application/x-www-form-urlencoded", StringComparison.OrdinalIgnoreCase))
         {
             return BodyKind.Form;
+        }
+
+        if (mediaType.Equals("multipart/form-data", StringComparison.OrdinalIgnoreCase))
+        {
+            return BodyKind.Multipart;
         }
 
         return mediaType.Equals("application/json", StringComparison.OrdinalIgnoreCase)
             || mediaType.EndsWith("+json", StringComparison.OrdinalIgnoreCase) ? BodyKind.Json : BodyKind.None;
     }
 
-    /// <summary>Buffers the body (only here: a matching content type and body operations), edits it and forwards the result.</summary>
-    private async ValueTask<PluginResult> TransformBodyAsync(GatewayContext context, BodyKind kind, string[][] values)
+    /// <summary>
+    /// Buffers the body (only here: body operations on a content type they apply to, or a form body moving into the
+    /// query), then in Kong's order moves form fields into the query, edits the query, edits the body and forwards it.
+    /// </summary>
+    private async ValueTask<PluginResult> TransformBodyAsync(GatewayContext context, BodyKind kind, string[][]? bodyValues, string[][]? queryValues, bool formToQuery)
     {
         var request = context.Http.Request;
         using var buffer = new MemoryStream();
@@ -299,14 +317,86 @@ internal sealed partial class RequestTransformerPlugin(PluginConfig config, Requ
             return PluginResult.Reject(Microsoft.AspNetCore.Http.StatusCodes.Status400BadRequest, "the request body could not be read from the client");
         }
 
-        var original = buffer.ToArray();
-        var edited = kind == BodyKind.Json
-            ? RequestBodyEditor.EditJson(original, options.Body, values) ?? original
-            : RequestBodyEditor.EditForm(original, options.Body, values);
-        request.Body = new MemoryStream(edited, writable: false);
+        // The buffer's array outlives the MemoryStream (disposing it frees nothing): the forwarded body reads slices of it.
+        var original = new ReadOnlyMemory<byte>(buffer.GetBuffer(), 0, (int)buffer.Length);
+        var query = QueryEditor.Parse(context.Request.Query);
+        var fields = formToQuery ? QueryEditor.Parse("?" + Encoding.UTF8.GetString(original.Span)) : [];
+        if (fields.Count > 0)
+        {
+            // The body itself still goes upstream, as Kong leaves it in place.
+            QueryEditor.Merge(query, fields);
+            context.Request.Query = QueryEditor.Build(query);
+        }
+
+        if (!options.Query.IsEmpty)
+        {
+            TransformQuery(context, query, queryValues);
+        }
+
+        List<ReadOnlyMemory<byte>> body = [original];
+        if (bodyValues is not null)
+        {
+            switch (kind)
+            {
+                case BodyKind.Json:
+                    body = [RequestBodyEditor.EditJson(original.ToArray(), options.Body, bodyValues) ?? original];
+                    break;
+                case BodyKind.Form:
+                    body = [RequestBodyEditor.EditForm(original.ToArray(), options.Body, bodyValues)];
+                    break;
+                case BodyKind.Multipart:
+                    body = EditMultipart(context, original, bodyValues) ?? body;
+                    break;
+            }
+        }
+
+        long length = 0;
+        foreach (var segment in body)
+        {
+            length += segment.Length;
+        }
+
+        request.Body = new SegmentedReadStream(body);
         request.Headers.Remove("Transfer-Encoding");
-        request.ContentLength = edited.Length;
+        request.ContentLength = length;
+        if (length > 0 && context.Http.Features.Get<IHttpRequestBodyDetectionFeature>() is not { CanHaveBody: true })
+        {
+            // `add` on an empty body (Kong adds to it): the forwarder sends a body only when the server says there is one.
+            context.Http.Features.Set<IHttpRequestBodyDetectionFeature>(HasBody.Instance);
+        }
+
         return PluginResult.Continue;
+    }
+
+    private sealed class HasBody : IHttpRequestBodyDetectionFeature
+    {
+        public static readonly HasBody Instance = new();
+
+        public bool CanHaveBody => true;
+    }
+
+    /// <summary>The edited multipart body, or null to forward it unchanged (no boundary, malformed, nothing changed).</summary>
+    private List<ReadOnlyMemory<byte>>? EditMultipart(GatewayContext context, ReadOnlyMemory<byte> original, string[][] values)
+    {
+        if (MultipartBodyEditor.Boundary(context.Http.Request.ContentType) is not { } boundary)
+        {
+            LogMultipartUntouched(logger, "the Content-Type has no valid boundary", context.Request.RequestId);
+            return null;
+        }
+
+        var dropped = new List<string>();
+        var edited = MultipartBodyEditor.Edit(original, boundary, options.Body, values, dropped, out var malformed);
+        foreach (var name in dropped)
+        {
+            LogValueDropped(logger, name, context.Request.RequestId);
+        }
+
+        if (malformed)
+        {
+            LogMultipartUntouched(logger, "it is not well-formed multipart (RFC 2046 delimiters or part headers)", context.Request.RequestId);
+        }
+
+        return edited;
     }
 
     private static string[][]? Render(GatewayContext context, Operations operations) => operations.IsEmpty
@@ -387,9 +477,8 @@ internal sealed partial class RequestTransformerPlugin(PluginConfig config, Requ
         return false;
     }
 
-    private void TransformQuery(GatewayContext context, string[][]? values)
+    private void TransformQuery(GatewayContext context, List<KeyValuePair<string, string?>> query, string[][]? values)
     {
-        var query = QueryEditor.Parse(context.Request.Query);
         QueryEditor.Apply(query, options.Query, values!);
         context.Request.Query = QueryEditor.Build(query);
     }
@@ -420,6 +509,10 @@ internal sealed partial class RequestTransformerPlugin(PluginConfig config, Requ
     }
 
     [LoggerMessage(EventId = LogEvents.TransformValueDropped, Level = LogLevel.Warning,
-        Message = "request-transformer dropped header {Header}: its rendered value contains characters a header cannot carry (request {RequestId})")]
-    private static partial void LogValueDropped(ILogger logger, string header, string requestId);
+        Message = "request-transformer dropped {Field}: its rendered value contains characters a header cannot carry, or the multipart boundary of the body (request {RequestId})")]
+    private static partial void LogValueDropped(ILogger logger, string field, string requestId);
+
+    [LoggerMessage(EventId = LogEvents.TransformBodyUntouched, Level = LogLevel.Information,
+        Message = "request-transformer forwarded a multipart body unchanged: {Reason} (request {RequestId})")]
+    private static partial void LogMultipartUntouched(ILogger logger, string reason, string requestId);
 }
