@@ -26,6 +26,12 @@ public sealed class GatewayOptions
     public AdminOptions Admin { get; set; } = new();
 
     public Observability.TracingOptions Tracing { get; set; } = new();
+
+    /// <summary>
+    /// One structured log line per proxied request (category <c>ServerlessGateway.AccessLog</c>). Default: on for
+    /// the Standalone host, off on Functions, where the host records every request in Application Insights already.
+    /// </summary>
+    public bool AccessLog { get; set; }
 }
 
 public sealed class SecretsOptions

@@ -24,12 +24,20 @@ public static class GatewayServiceCollectionExtensions
     {
         var allowLoopbackByDefault = standaloneHost;
         services.AddOptions<GatewayOptions>()
-            .Configure(o => o.Upstreams.AllowLoopback = allowLoopbackByDefault)
+            .Configure(o =>
+            {
+                o.Upstreams.AllowLoopback = allowLoopbackByDefault;
+                // On Functions every request is already a request record (and a span) in Application Insights.
+                o.AccessLog = standaloneHost;
+            })
             .Bind(configuration.GetSection(GatewayOptions.Section));
         services.AddSingleton(TimeProvider.System);
         services.AddMetrics();
         services.AddSingleton<Observability.GatewayMetrics>();
-        services.AddSingleton<Observability.RequestTelemetry>();
+        services.AddSingleton(sp => new Observability.RequestTelemetry(
+            sp.GetRequiredService<ILoggerFactory>(),
+            sp.GetRequiredService<Observability.GatewayMetrics>(),
+            sp.GetRequiredService<IOptions<GatewayOptions>>().Value.AccessLog));
         Observability.GatewayTelemetry.Add(services, configuration,
             configuration.GetSection(GatewayOptions.Section).GetSection("Tracing").Get<Observability.TracingOptions>() ?? new());
         services.AddHttpForwarder();

@@ -84,6 +84,21 @@ public sealed class AccessLogTests
     }
 
     [Fact(Timeout = 30_000)]
+    public async Task Gateway_AccessLog_false_turns_the_line_off()
+    {
+        await using var backend = await TestBackend.StartAsync();
+        var logs = new LogCapture();
+        await using var gateway = await TestGateway.StartAsync(
+            Config(backend.Url), services => services.AddSingleton<ILoggerProvider>(logs), new Dictionary<string, string?> { ["Gateway:AccessLog"] = "false" });
+
+        var response = await gateway.Client.GetAsync($"/orders/1?apikey={ApiKey}");
+
+        Assert.Equal(System.Net.HttpStatusCode.OK, response.StatusCode);
+        Assert.Empty(logs.In(RequestTelemetry.AccessLogCategory));
+        Assert.NotEmpty(logs.Entries);
+    }
+
+    [Fact(Timeout = 30_000)]
     public async Task Request_and_upstream_durations_are_recorded_by_route_service_and_status_class()
     {
         await using var backend = await TestBackend.StartAsync();

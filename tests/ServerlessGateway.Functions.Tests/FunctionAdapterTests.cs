@@ -1,5 +1,6 @@
 using System.Net;
 using System.Text.Json;
+using Microsoft.Extensions.DependencyInjection;
 using ServerlessGateway.Functions.Tests.Infrastructure;
 
 namespace ServerlessGateway.Functions.Tests;
@@ -125,6 +126,21 @@ public sealed class FunctionAdapterTests : IAsyncLifetime
         Assert.Equal(["ZzProxy"], app.Invoked);
         Assert.Equal(HttpStatusCode.NotFound, response.StatusCode);
         Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+    }
+
+    [Fact(Timeout = 60_000)]
+    public async Task Telemetry_NoAccessLogLine_GatewaySpansRecordedWithApplicationInsights()
+    {
+        await using var plain = await StartAppAsync();
+        await using var insights = await StartAppAsync(
+            ("APPLICATIONINSIGHTS_CONNECTION_STRING", "InstrumentationKey=00000000-0000-0000-0000-000000000000;IngestionEndpoint=http://127.0.0.1:9/"),
+            ("APPLICATIONINSIGHTS_AUTHENTICATION_STRING", "Authorization=AAD;ClientId=11111111-1111-1111-1111-111111111111"));
+
+        // Application Insights records each request already: the per-request access log line is off here.
+        Assert.False(plain.Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<GatewayOptions>>().Value.AccessLog);
+        Assert.NotNull(insights.Services.GetService<OpenTelemetry.Trace.TracerProvider>());
+        using var gatewaySource = new System.Diagnostics.ActivitySource("ServerlessGateway");
+        Assert.True(gatewaySource.HasListeners());
     }
 
     private Task<FunctionsAppHost> StartAppAsync(params (string Key, string Value)[] extra)

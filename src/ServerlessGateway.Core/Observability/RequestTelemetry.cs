@@ -17,9 +17,9 @@ internal sealed partial class RequestTelemetry
     private readonly ILogger _accessLog;
     private readonly GatewayMetrics _metrics;
 
-    public RequestTelemetry(ILoggerFactory loggers, GatewayMetrics metrics)
+    public RequestTelemetry(ILoggerFactory loggers, GatewayMetrics metrics, bool accessLog)
     {
-        _accessLog = loggers.CreateLogger(AccessLogCategory);
+        _accessLog = accessLog ? loggers.CreateLogger(AccessLogCategory) : Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance;
         _metrics = metrics;
     }
 
