@@ -20,4 +20,5 @@ internal static class LogEvents
     public const int UpstreamAddressDenied = 2000;
     public const int UpstreamError = 2001;
     public const int TransformValueDropped = 2100;
+    public const int ResponseBodyNotJson = 2101;
 }
