@@ -1,4 +1,5 @@
 using System.Buffers;
+using ServerlessGateway.Runtime;
 
 namespace ServerlessGateway.Transforms;
 
@@ -7,24 +8,10 @@ namespace ServerlessGateway.Transforms;
 /// unread: what YARP streams to the client when a body is left untouched after its start was buffered.
 /// Disposing it returns the buffer and disposes the upstream body.
 /// </summary>
-internal sealed class ReplayStream(byte[] buffered, int count, Stream rest, IDisposable upstreamContent) : Stream
+internal sealed class ReplayStream(byte[] buffered, int bufferedCount, Stream rest, IDisposable upstreamContent) : ReadOnlyBodyStream
 {
     private byte[]? _buffered = buffered;
     private int _position;
-
-    public override bool CanRead => true;
-
-    public override bool CanSeek => false;
-
-    public override bool CanWrite => false;
-
-    public override long Length => throw new NotSupportedException();
-
-    public override long Position
-    {
-        get => throw new NotSupportedException();
-        set => throw new NotSupportedException();
-    }
 
     public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
 
@@ -40,26 +27,16 @@ internal sealed class ReplayStream(byte[] buffered, int count, Stream rest, IDis
     {
         read = 0;
         var source = _buffered;
-        if (source is null || _position >= count || destination.Length == 0)
+        if (source is null || _position >= bufferedCount || destination.Length == 0)
         {
             return false;
         }
 
-        read = Math.Min(destination.Length, count - _position);
+        read = Math.Min(destination.Length, bufferedCount - _position);
         source.AsSpan(_position, read).CopyTo(destination);
         _position += read;
         return true;
     }
-
-    public override void Flush()
-    {
-    }
-
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-
-    public override void SetLength(long value) => throw new NotSupportedException();
-
-    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
 
     protected override void Dispose(bool disposing)
     {

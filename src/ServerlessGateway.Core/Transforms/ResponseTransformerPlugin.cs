@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Collections.Frozen;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Microsoft.AspNetCore.Http;
@@ -53,6 +54,12 @@ internal sealed partial class ResponseTransformerPlugin(PluginConfig config, Res
     internal sealed class Definition : PluginDefinition
     {
         private static readonly string[] Sections = ["remove", "rename", "replace", "add", "append"];
+
+        /// <summary>Headers that say how the response is delimited or the connection managed: a wrong value breaks the client's parsing.</summary>
+        private static readonly FrozenSet<string> FramingHeaders = new[]
+        {
+            "Content-Length", "Transfer-Encoding", "Connection", "Keep-Alive", "Upgrade", "Trailer",
+        }.ToFrozenSet(StringComparer.OrdinalIgnoreCase);
 
         public override string Name => "response-transformer";
 
@@ -131,7 +138,7 @@ internal sealed partial class ResponseTransformerPlugin(PluginConfig config, Res
                 return false;
             }
 
-            if (setsValue && IsFramingHeader(name))
+            if (setsValue && FramingHeaders.Contains(name))
             {
                 errors.Add(new(path, $"'{name}' frames the response (the gateway sets it); it can only be removed"));
                 return false;
@@ -139,15 +146,6 @@ internal sealed partial class ResponseTransformerPlugin(PluginConfig config, Res
 
             return true;
         }
-
-        /// <summary>Headers that say how the response is delimited or the connection managed: a wrong value breaks the client's parsing.</summary>
-        private static bool IsFramingHeader(string name) =>
-            name.Equals("Content-Length", StringComparison.OrdinalIgnoreCase)
-            || name.Equals("Transfer-Encoding", StringComparison.OrdinalIgnoreCase)
-            || name.Equals("Connection", StringComparison.OrdinalIgnoreCase)
-            || name.Equals("Keep-Alive", StringComparison.OrdinalIgnoreCase)
-            || name.Equals("Upgrade", StringComparison.OrdinalIgnoreCase)
-            || name.Equals("Trailer", StringComparison.OrdinalIgnoreCase);
 
         /// <summary>Splits <c>name:value</c> at the first ':' (values may hold more, e.g. a URL); null when there is no ':' or no name.</summary>
         private static (string Name, string Value)? Split(string entry, string path, List<ConfigIssue> errors, string shape)
@@ -360,19 +358,7 @@ internal sealed partial class ResponseTransformerPlugin(PluginConfig config, Res
         }
 
         var headers = context.Response.Headers;
-        foreach (var name in ops.Remove)
-        {
-            headers.Remove(name);
-        }
-
-        foreach (var (from, to) in ops.Rename)
-        {
-            if (!from.Equals(to, StringComparison.OrdinalIgnoreCase) && headers.TryGetValue(from, out var value))
-            {
-                headers.Remove(from);
-                headers[to] = value;
-            }
-        }
+        HeaderEdits.RemoveThenRename(headers, ops.Remove, ops.Rename);
 
         foreach (var (name, value) in ops.Replace)
         {
