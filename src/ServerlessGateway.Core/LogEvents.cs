@@ -21,5 +21,6 @@ internal static class LogEvents
     public const int UpstreamError = 2001;
     public const int TransformValueDropped = 2100;
     public const int TransformBodyUntouched = 2101;
+    public const int ResponseBodyNotJson = 2102;
     public const int AccessLog = 3000;
 }

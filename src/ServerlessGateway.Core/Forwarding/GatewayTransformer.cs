@@ -51,6 +51,12 @@ internal sealed class GatewayTransformer : HttpTransformer
                     httpContext.Response.Headers.Remove(token);
                 }
             }
+
+            // Kong's header_filter / body_filter (e.g. response-transformer), only when such plugins were selected.
+            if (copy && httpContext.Features.GetRequiredFeature<GatewayRequestFeature>().ResponsePlugins is { } plugins)
+            {
+                await Plugins.ResponsePhase.OnUpstreamResponseAsync(httpContext, plugins, proxyResponse, cancellationToken);
+            }
         }
 
         return copy;

@@ -17,7 +17,7 @@ public sealed class GatewayMetrics
         Meter = meterFactory.Create(MeterName);
         ResponseBodiesPassedThrough = Meter.CreateCounter<long>(
             "gateway.response_transformer.passthrough", "{response}",
-            "Responses whose body response-transformer left untouched (tag reason: content_type, size).");
+            "Responses whose body response-transformer left untouched (tag reason: content_type, content_encoding, size).");
         RateLimitDecisions = Meter.CreateCounter<long>(
             "gateway.rate_limit.decisions", "{request}",
             "Rate-limiting decisions (tags policy: local, distributed, strict; outcome: admitted, rejected, unavailable).");

@@ -1,3 +1,4 @@
+using Microsoft.AspNetCore.Http;
 using ServerlessGateway.Configuration;
 using ServerlessGateway.Runtime;
 
@@ -10,6 +11,24 @@ internal abstract class GatewayPlugin(PluginConfig config)
 
     /// <summary>Kong's access phase: runs before the request is forwarded; may reject it.</summary>
     public abstract ValueTask<PluginResult> AccessAsync(GatewayContext context);
+
+    /// <summary>True when the plugin has Kong's header_filter / body_filter phases (<see cref="ResponsePhase"/> runs them).</summary>
+    public virtual bool HasResponsePhase => false;
+
+    /// <summary>
+    /// Kong's header_filter: edits the client response headers, on upstream responses and on the
+    /// responses the gateway itself produces once this plugin was selected (rejections, upstream errors).
+    /// </summary>
+    public virtual void TransformResponseHeaders(HttpContext context)
+    {
+    }
+
+    /// <summary>
+    /// Kong's body_filter, on upstream responses only, after every plugin's header phase: may replace
+    /// <paramref name="upstream"/>'s content, which YARP then streams to the client.
+    /// </summary>
+    public virtual ValueTask TransformResponseBodyAsync(HttpContext context, HttpResponseMessage upstream, CancellationToken cancellationToken) =>
+        ValueTask.CompletedTask;
 }
 
 /// <summary>

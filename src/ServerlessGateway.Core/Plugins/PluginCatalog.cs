@@ -35,6 +35,7 @@ internal static class PluginCatalog
         new OpenIdConnectPlugin.Definition(),
         new AclPlugin.Definition(),
         new Transforms.RequestTransformerPlugin.Definition(),
+        new Transforms.ResponseTransformerPlugin.Definition(),
         new Observability.CorrelationIdPlugin.Definition(),
         new RequestGuards.IpRestrictionPlugin.Definition(),
         new RequestGuards.RequestSizeLimitingPlugin.Definition(),

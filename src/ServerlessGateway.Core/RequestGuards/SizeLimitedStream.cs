@@ -7,23 +7,9 @@ namespace ServerlessGateway.RequestGuards;
 /// the limit hands out nothing, so the backend never receives more than the limit. The failure is
 /// recorded on the request feature, where the pipeline turns the aborted forward into a 413.
 /// </summary>
-internal sealed class SizeLimitedStream(Stream inner, long limit, GatewayRequestFeature feature) : Stream
+internal sealed class SizeLimitedStream(Stream inner, long limit, GatewayRequestFeature feature) : ReadOnlyBodyStream
 {
     private long _read;
-
-    public override bool CanRead => true;
-
-    public override bool CanSeek => false;
-
-    public override bool CanWrite => false;
-
-    public override long Length => throw new NotSupportedException();
-
-    public override long Position
-    {
-        get => throw new NotSupportedException();
-        set => throw new NotSupportedException();
-    }
 
     public override int Read(byte[] buffer, int offset, int count) => Count(inner.Read(buffer, offset, count));
 
@@ -46,14 +32,4 @@ internal sealed class SizeLimitedStream(Stream inner, long limit, GatewayRequest
 
         return read;
     }
-
-    public override void Flush()
-    {
-    }
-
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-
-    public override void SetLength(long value) => throw new NotSupportedException();
-
-    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
 }

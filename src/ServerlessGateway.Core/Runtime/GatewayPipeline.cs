@@ -117,11 +117,18 @@ public sealed partial class GatewayPipeline
                 continue;
             }
 
+            ResponsePhase.Collect(feature, plugin);
             PluginResult result;
             using (var span = step.SpanName is null ? null : Observability.GatewayTelemetry.Source.StartActivity(step.SpanName))
             {
                 span?.SetTag("gateway.plugin", step.Name);
                 result = await plugin.AccessAsync(gateway);
+            }
+
+            if (result.Answered || result.Rejected)
+            {
+                ResponsePhase.CollectAfter(feature, feature.Match.Route.Plugins.Steps, step);
+                ResponsePhase.OnGatewayResponse(context, feature);
             }
 
             if (result.Answered)
@@ -161,6 +168,7 @@ public sealed partial class GatewayPipeline
         var destination = service.Balancer.Next();
         if (destination is null)
         {
+            ResponsePhase.OnGatewayResponse(context, feature);
             await ProblemDetailsWriter.WriteAsync(context, StatusCodes.Status503ServiceUnavailable, "the upstream has no target that can take traffic");
             return;
         }
@@ -196,6 +204,7 @@ public sealed partial class GatewayPipeline
         {
             // request-size-limiting stopped a streamed body at its limit (Kong answers 413 as well).
             context.Response.Clear();
+            ResponsePhase.OnGatewayResponse(context, feature);
             return ProblemDetailsWriter.WriteAsync(context, StatusCodes.Status413PayloadTooLarge, RequestGuards.RequestSizeLimitingPlugin.TooLarge, feature.RequestId);
         }
 
@@ -207,6 +216,7 @@ public sealed partial class GatewayPipeline
 
         var (status, detail) = Classify(error, exception);
         context.Response.Clear();
+        ResponsePhase.OnGatewayResponse(context, feature);
         return ProblemDetailsWriter.WriteAsync(context, status, detail, feature.RequestId);
     }
 

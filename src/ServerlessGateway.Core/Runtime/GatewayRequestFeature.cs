@@ -57,6 +57,9 @@ public sealed class GatewayRequestFeature
     /// <summary>The correlation-id plugin's id for this request; problem+json carries it as <c>correlation_id</c>.</summary>
     public string? CorrelationId { get; internal set; }
 
+    /// <summary>Plugins with a response phase selected for this request, in priority order; null (no allocation) when none.</summary>
+    internal List<Plugins.GatewayPlugin>? ResponsePlugins { get; set; }
+
     /// <summary>Set when request-size-limiting stopped a streamed body at its limit: the failed forward becomes a 413.</summary>
     internal bool RequestBodyTooLarge { get; set; }
 }
