@@ -44,6 +44,9 @@ internal static class RateLimitRows
     /// </summary>
     public static readonly TimeSpan DropGrace = TimeSpan.FromMinutes(10);
 
+    /// <summary>A heartbeat row not renewed for this long belongs to an instance that is gone for good: it is deleted.</summary>
+    public static readonly TimeSpan ForgetInstanceAfter = TimeSpan.FromDays(1);
+
     /// <summary>Encoded keys up to this length stay as they are when every character is <see cref="IsPlain"/>.</summary>
     private const int MaxPlainLength = 128;
 

@@ -49,6 +49,7 @@ internal sealed partial class TableRateLimitStore : IRateLimitStore
     private const string CreateTable = "create_table";
     private const string DeleteTable = "delete_table";
     private const string Heartbeat = "heartbeat";
+    private const string Delete = "delete";
 
     private static readonly string[] ShardColumns =
         ["RowKey", RateLimitRows.InstanceProperty, RateLimitRows.AdmittedProperty, RateLimitRows.OfferedProperty, RateLimitRows.ReservedProperty];
@@ -211,10 +212,39 @@ internal sealed partial class TableRateLimitStore : IRateLimitStore
             return table.UpsertEntityAsync(row, TableUpdateMode.Replace, token);
         }, cancellationToken);
 
+        // Counted here rather than by a filter on LastSeen: Azurite's datetime comparisons are unreliable, and the rows are few.
         var alive = 0;
-        var filter = TableClient.CreateQueryFilter(
-            $"PartitionKey eq {RateLimitRows.InstancesPartition} and {RateLimitRows.LastSeenProperty} ge {now - liveness}");
-        await ForEachPageAsync(table.QueryAsync<TableEntity>(filter, RowsPerPage, ["RowKey"], cancellationToken), page => alive += page.Values.Count);
+        var stale = new List<TableEntity>();
+        await ForEachPageAsync(
+            table.QueryAsync<TableEntity>(TableClient.CreateQueryFilter($"PartitionKey eq {RateLimitRows.InstancesPartition}"), RowsPerPage,
+                ["RowKey", RateLimitRows.LastSeenProperty], cancellationToken),
+            page =>
+            {
+                foreach (var seen in page.Values)
+                {
+                    var lastSeen = seen.GetDateTimeOffset(RateLimitRows.LastSeenProperty) ?? DateTimeOffset.MinValue;
+                    alive += lastSeen >= now - liveness ? 1 : 0;
+                    if (lastSeen < now - RateLimitRows.ForgetInstanceAfter)
+                    {
+                        stale.Add(seen);
+                    }
+                }
+            });
+
+        // Instance ids come and go with scale-out: forget long-gone ones (If-Match: never one that came back meanwhile).
+        foreach (var gone in stale)
+        {
+            try
+            {
+                _transactions.Add(Delete);
+                await table.DeleteEntityAsync(RateLimitRows.InstancesPartition, gone.RowKey, gone.ETag, cancellationToken);
+            }
+            catch (RequestFailedException ex) when (ex.Status is 404 or 412)
+            {
+                // Deleted by another instance already, or renewed since it was read: either way nothing to do.
+            }
+        }
+
         return Math.Max(1, alive);
     }
 
