@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using Azure;
+using ServerlessGateway.RateLimiting;
 using ServerlessGateway.Registry;
 using ServerlessGateway.Storage.Tables.Tests.Infrastructure;
 using ServerlessGateway.Testing;
@@ -83,6 +84,75 @@ public sealed class OutageTests
         await cancelled.CancelAsync();
 
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => store.PingAsync(cancelled.Token));
+    }
+
+    [Fact(Timeout = 90_000)]
+    public async Task Every_rate_limit_operation_fails_promptly_while_Azurite_is_stopped_and_works_again_after_a_restart()
+    {
+        await using var azurite = await AzuriteServer.StartNewAsync();
+        var store = TestStores.CreateRateLimit(azurite.ConnectionString, TestStores.NewNames());
+        var id = new CounterId("k", RateLimitPeriod.Minute, TestStores.Epoch.AddSeconds(-7));
+        var count = KeyValuePair.Create(id, new CounterValue(1, 1, 0));
+        await store.SyncAsync("a", [count], [], CancellationToken.None);
+        await store.TryIncrementAsync(id, 10, CancellationToken.None);
+        await azurite.StopAsync();
+
+        Func<Task>[] operations =
+        [
+            () => store.SyncAsync("a", [count], [], CancellationToken.None),
+            () => store.SyncAsync("a", [], [id], CancellationToken.None),
+            () => store.TryIncrementAsync(id, 10, CancellationToken.None),
+            () => store.HeartbeatAsync("a", TimeSpan.FromSeconds(30), CancellationToken.None),
+            () => store.DropExpiredAsync(TestStores.Epoch, CancellationToken.None),
+        ];
+        foreach (var operation in operations)
+        {
+            var elapsed = Stopwatch.StartNew();
+            var error = await Assert.ThrowsAnyAsync<Exception>(operation);
+            AssertUnreachable(error);
+            Assert.True(elapsed.Elapsed < FailureBound, $"took {elapsed.Elapsed}");
+        }
+
+        // The restarted emulator lost every table: the store creates them again as it writes.
+        await azurite.StartAsync();
+        var read = await store.SyncAsync("a", [count], [], CancellationToken.None);
+        Assert.Equal(new CounterValue(1, 1, 0), read[id]["a"]);
+        Assert.Equal(new StrictIncrement(true, 1), await store.TryIncrementAsync(id, 10, CancellationToken.None));
+    }
+
+    [Fact(Timeout = 30_000)]
+    public async Task Rate_limit_operations_honour_a_cancelled_token()
+    {
+        await using var azurite = await AzuriteServer.StartNewAsync();
+        var store = TestStores.CreateRateLimit(azurite.ConnectionString, TestStores.NewNames());
+        var id = new CounterId("k", RateLimitPeriod.Minute, TestStores.Epoch.AddSeconds(-7));
+        using var cancelled = new CancellationTokenSource();
+        await cancelled.CancelAsync();
+
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => store.SyncAsync("a", [KeyValuePair.Create(id, new CounterValue(1, 1, 0))], [], cancelled.Token));
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => store.SyncAsync("a", [], [id], cancelled.Token));
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => store.TryIncrementAsync(id, 10, cancelled.Token));
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => store.HeartbeatAsync("a", TimeSpan.FromSeconds(30), cancelled.Token));
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => store.DropExpiredAsync(TestStores.Epoch, cancelled.Token));
+    }
+
+    [Fact(Timeout = 60_000)]
+    public async Task A_rate_limit_call_against_a_hung_server_ends_when_the_caller_cancels()
+    {
+        // A listener that accepts connections and never answers: only the token can end the call in time.
+        using var silent = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        silent.Start();
+        var port = ((System.Net.IPEndPoint)silent.LocalEndpoint).Port;
+        var connection = $"DefaultEndpointsProtocol=http;AccountName={AzuriteServer.AccountName};AccountKey={AzuriteServer.AccountKey};" +
+            $"TableEndpoint=http://127.0.0.1:{port}/{AzuriteServer.AccountName};";
+        var store = TestStores.CreateRateLimit(connection, TestStores.NewNames());
+        var id = new CounterId("k", RateLimitPeriod.Minute, TestStores.Epoch.AddSeconds(-7));
+        using var timeout = new CancellationTokenSource(TimeSpan.FromMilliseconds(300));
+
+        var elapsed = Stopwatch.StartNew();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => store.SyncAsync("a", [KeyValuePair.Create(id, new CounterValue(1, 1, 0))], [], timeout.Token));
+
+        Assert.True(elapsed.Elapsed < TimeSpan.FromSeconds(3), $"took {elapsed.Elapsed}");
     }
 
     /// <summary>The SDK reports transport failures as <see cref="RequestFailedException"/>, after its retries wrapped in an <see cref="AggregateException"/>.</summary>
