@@ -215,9 +215,10 @@ internal sealed partial class TableRateLimitStore : IRateLimitStore
         // Counted here rather than by a filter on LastSeen: Azurite's datetime comparisons are unreliable, and the rows are few.
         var alive = 0;
         var stale = new List<TableEntity>();
-        await ForEachPageAsync(
+        await _transactions.ForEachPageAsync(
             table.QueryAsync<TableEntity>(TableClient.CreateQueryFilter($"PartitionKey eq {RateLimitRows.InstancesPartition}"), RowsPerPage,
                 ["RowKey", RateLimitRows.LastSeenProperty], cancellationToken),
+            Query,
             page =>
             {
                 foreach (var seen in page.Values)
@@ -252,7 +253,8 @@ internal sealed partial class TableRateLimitStore : IRateLimitStore
     {
         var (from, to) = RateLimitRows.TableRange(_names);
         var expired = new List<string>();
-        await ForEachPageAsync(_service.QueryAsync(TableClient.CreateQueryFilter($"TableName ge {from} and TableName lt {to}"), cancellationToken: cancellationToken),
+        await _transactions.ForEachPageAsync(_service.QueryAsync(TableClient.CreateQueryFilter($"TableName ge {from} and TableName lt {to}"), cancellationToken: cancellationToken),
+            Query,
             page =>
             {
                 foreach (var table in page.Values)
@@ -357,7 +359,7 @@ internal sealed partial class TableRateLimitStore : IRateLimitStore
             var rows = 0;
             try
             {
-                await ForEachPageAsync(_service.GetTableClient(window.Table).QueryAsync<TableEntity>(filter, RowsPerPage, ShardColumns, token), page =>
+                await _transactions.ForEachPageAsync(_service.GetTableClient(window.Table).QueryAsync<TableEntity>(filter, RowsPerPage, ShardColumns, token), Query, page =>
                 {
                     rows += page.Values.Count;
                     foreach (var row in page.Values)
@@ -457,34 +459,6 @@ internal sealed partial class TableRateLimitStore : IRateLimitStore
         if (_knownTables.TryAdd(tableName, 0))
         {
             LogTableCreated(_logger, tableName);
-        }
-    }
-
-    /// <summary>Enumerates a query's pages, counting every request (a failed one too) as one transaction.</summary>
-    private async Task ForEachPageAsync<T>(AsyncPageable<T> query, Action<Page<T>> onPage)
-        where T : notnull
-    {
-        await using var pages = query.AsPages(pageSizeHint: RowsPerPage).GetAsyncEnumerator();
-        while (true)
-        {
-            bool more;
-            try
-            {
-                more = await pages.MoveNextAsync();
-            }
-            catch
-            {
-                _transactions.Add(Query);
-                throw;
-            }
-
-            if (!more)
-            {
-                return;
-            }
-
-            _transactions.Add(Query);
-            onPage(pages.Current);
         }
     }
 

@@ -1,3 +1,4 @@
+using Azure;
 using ServerlessGateway.Observability;
 
 namespace ServerlessGateway.Storage.Tables;
@@ -14,4 +15,32 @@ internal sealed class TableTransactionCounter(GatewayMetrics? metrics, string st
 
     public void Add(string operation) =>
         metrics?.TableTransactions.Add(1, new KeyValuePair<string, object?>("store", store), new KeyValuePair<string, object?>("operation", operation));
+
+    /// <summary>Enumerates a query's pages, counting every request (a failed one too) as one <paramref name="operation"/>.</summary>
+    public async Task ForEachPageAsync<T>(AsyncPageable<T> query, string operation, Action<Page<T>> onPage)
+        where T : notnull
+    {
+        await using var pages = query.AsPages().GetAsyncEnumerator();
+        while (true)
+        {
+            bool more;
+            try
+            {
+                more = await pages.MoveNextAsync();
+            }
+            catch
+            {
+                Add(operation);
+                throw;
+            }
+
+            if (!more)
+            {
+                return;
+            }
+
+            Add(operation);
+            onPage(pages.Current);
+        }
+    }
 }

@@ -15,9 +15,9 @@ internal static class TestStores
     public static TableNames NewNames() => new("T" + Guid.NewGuid().ToString("N")[..20]);
 
     /// <summary>A store with a client of its own, as a separate gateway instance would have.</summary>
-    public static TableConfigStore Create(string connectionString, TableNames names, ILogger<TableConfigStore>? logger = null) =>
+    public static TableConfigStore Create(string connectionString, TableNames names, ILogger<TableConfigStore>? logger = null, GatewayMetrics? metrics = null) =>
         new(new TableServiceClient(connectionString, TableServiceClientFactory.CreateOptions()), names, TimeProvider.System,
-            logger ?? NullLogger<TableConfigStore>.Instance);
+            logger ?? NullLogger<TableConfigStore>.Instance, metrics);
 
     /// <summary>A rate-limit store with a client of its own, as a separate gateway instance would have.</summary>
     public static TableRateLimitStore CreateRateLimit(
