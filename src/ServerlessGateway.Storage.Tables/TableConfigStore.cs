@@ -106,7 +106,7 @@ internal sealed partial class TableConfigStore : IConfigStore
         {
             return await PublishCoreAsync(expected, document, change, cancellationToken);
         }
-        catch (RequestFailedException ex) when (IsTableNotFound(ex))
+        catch (RequestFailedException ex) when (StorageErrors.IsTableNotFound(ex))
         {
             // The table went away under a running process (deleted, or an emulator restarted): make it again, once.
             Volatile.Write(ref _tableReady, null);
@@ -337,7 +337,7 @@ internal sealed partial class TableConfigStore : IConfigStore
                 cancellationToken: cancellationToken);
             return row.HasValue ? (VersionRecord.FromEntity(row.Value!), row.Value!.ETag) : null;
         }
-        catch (RequestFailedException ex) when (IsTableNotFound(ex))
+        catch (RequestFailedException ex) when (StorageErrors.IsTableNotFound(ex))
         {
             Volatile.Write(ref _tableReady, null);
             return null;
@@ -367,9 +367,6 @@ internal sealed partial class TableConfigStore : IConfigStore
 
         return size;
     }
-
-    private static bool IsTableNotFound(RequestFailedException ex) =>
-        ex.Status == 404 && string.Equals(ex.ErrorCode, "TableNotFound", StringComparison.Ordinal);
 
     /// <summary>Creates the table once per process (lazily; concurrent creators are fine). A failed try is retried on the next call.</summary>
     private Task EnsureTableAsync(CancellationToken cancellationToken)

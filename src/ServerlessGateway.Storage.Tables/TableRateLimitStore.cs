@@ -175,7 +175,7 @@ internal sealed partial class TableRateLimitStore : IRateLimitStore
                 // away (dropped, emulator restarted). Each time: read again. A lost answer to a write that landed reads as
                 // a conflict too and is counted twice: the error is on the safe side (fewer admitted, never more).
                 _strict.TryRemove(id, out _);
-                if (IsTableNotFound(ex))
+                if (StorageErrors.IsTableNotFound(ex))
                 {
                     _knownTables.TryRemove(tableName, out _);
                 }
@@ -408,7 +408,7 @@ internal sealed partial class TableRateLimitStore : IRateLimitStore
             var row = await table.GetEntityIfExistsAsync<TableEntity>(partition, RateLimitRows.StrictRow, [RateLimitRows.CountProperty], cancellationToken);
             return row.HasValue ? new StrictRow(row.Value!.ETag, row.Value.GetInt64(RateLimitRows.CountProperty) ?? 0) : new StrictRow(null, 0);
         }
-        catch (RequestFailedException ex) when (IsTableNotFound(ex))
+        catch (RequestFailedException ex) when (StorageErrors.IsTableNotFound(ex))
         {
             _knownTables.TryRemove(table.Name, out _);
             return new StrictRow(null, 0);
@@ -464,9 +464,6 @@ internal sealed partial class TableRateLimitStore : IRateLimitStore
 
     private static ParallelOptions Parallelism(CancellationToken cancellationToken) =>
         new() { MaxDegreeOfParallelism = MaxConcurrentRequests, CancellationToken = cancellationToken };
-
-    private static bool IsTableNotFound(RequestFailedException ex) =>
-        ex.Status == 404 && string.Equals(ex.ErrorCode, "TableNotFound", StringComparison.Ordinal);
 
     [LoggerMessage(EventId = LogEvents.RateLimitTableCreated, Level = LogLevel.Information, Message = "Rate-limit table {Table} ready")]
     private static partial void LogTableCreated(ILogger logger, string table);

@@ -16,6 +16,10 @@ public sealed class OutageTests
     /// </summary>
     private static readonly TimeSpan FailureBound = TimeSpan.FromSeconds(20);
 
+    /// <summary>A counter of the minute window around <see cref="TestStores.Epoch"/>.</summary>
+    private static readonly KeyValuePair<CounterId, CounterValue> RateLimitCount =
+        KeyValuePair.Create(new CounterId("k", RateLimitPeriod.Minute, TestStores.Epoch.AddSeconds(-7)), new CounterValue(1, 1, 0));
+
     [Fact(Timeout = 90_000)]
     public async Task PingAsync_WhileAzuriteIsStopped_ThrowsAndSucceedsAgainAfterARestart()
     {
@@ -48,13 +52,7 @@ public sealed class OutageTests
             () => store.ReadAsync(1, CancellationToken.None),
             () => store.ListVersionsAsync(CancellationToken.None),
         ];
-        foreach (var operation in operations)
-        {
-            var elapsed = Stopwatch.StartNew();
-            var error = await Assert.ThrowsAnyAsync<Exception>(operation);
-            AssertUnreachable(error);
-            Assert.True(elapsed.Elapsed < FailureBound, $"took {elapsed.Elapsed}");
-        }
+        await AssertEachFailsPromptlyAsync(operations);
     }
 
     [Fact(Timeout = 90_000)]
@@ -91,33 +89,17 @@ public sealed class OutageTests
     {
         await using var azurite = await AzuriteServer.StartNewAsync();
         var store = TestStores.CreateRateLimit(azurite.ConnectionString, TestStores.NewNames());
-        var id = new CounterId("k", RateLimitPeriod.Minute, TestStores.Epoch.AddSeconds(-7));
-        var count = KeyValuePair.Create(id, new CounterValue(1, 1, 0));
-        await store.SyncAsync("a", [count], [], CancellationToken.None);
-        await store.TryIncrementAsync(id, 10, CancellationToken.None);
+        await store.SyncAsync("a", [RateLimitCount], [], CancellationToken.None);
+        await store.TryIncrementAsync(RateLimitCount.Key, 10, CancellationToken.None);
         await azurite.StopAsync();
 
-        Func<Task>[] operations =
-        [
-            () => store.SyncAsync("a", [count], [], CancellationToken.None),
-            () => store.SyncAsync("a", [], [id], CancellationToken.None),
-            () => store.TryIncrementAsync(id, 10, CancellationToken.None),
-            () => store.HeartbeatAsync("a", TimeSpan.FromSeconds(30), CancellationToken.None),
-            () => store.DropExpiredAsync(TestStores.Epoch, CancellationToken.None),
-        ];
-        foreach (var operation in operations)
-        {
-            var elapsed = Stopwatch.StartNew();
-            var error = await Assert.ThrowsAnyAsync<Exception>(operation);
-            AssertUnreachable(error);
-            Assert.True(elapsed.Elapsed < FailureBound, $"took {elapsed.Elapsed}");
-        }
+        await AssertEachFailsPromptlyAsync(RateLimitOperations(store, CancellationToken.None));
 
         // The restarted emulator lost every table: the store creates them again as it writes.
         await azurite.StartAsync();
-        var read = await store.SyncAsync("a", [count], [], CancellationToken.None);
-        Assert.Equal(new CounterValue(1, 1, 0), read[id]["a"]);
-        Assert.Equal(new StrictIncrement(true, 1), await store.TryIncrementAsync(id, 10, CancellationToken.None));
+        var read = await store.SyncAsync("a", [RateLimitCount], [], CancellationToken.None);
+        Assert.Equal(RateLimitCount.Value, read[RateLimitCount.Key]["a"]);
+        Assert.Equal(new StrictIncrement(true, 1), await store.TryIncrementAsync(RateLimitCount.Key, 10, CancellationToken.None));
     }
 
     [Fact(Timeout = 30_000)]
@@ -125,15 +107,13 @@ public sealed class OutageTests
     {
         await using var azurite = await AzuriteServer.StartNewAsync();
         var store = TestStores.CreateRateLimit(azurite.ConnectionString, TestStores.NewNames());
-        var id = new CounterId("k", RateLimitPeriod.Minute, TestStores.Epoch.AddSeconds(-7));
         using var cancelled = new CancellationTokenSource();
         await cancelled.CancelAsync();
 
-        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => store.SyncAsync("a", [KeyValuePair.Create(id, new CounterValue(1, 1, 0))], [], cancelled.Token));
-        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => store.SyncAsync("a", [], [id], cancelled.Token));
-        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => store.TryIncrementAsync(id, 10, cancelled.Token));
-        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => store.HeartbeatAsync("a", TimeSpan.FromSeconds(30), cancelled.Token));
-        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => store.DropExpiredAsync(TestStores.Epoch, cancelled.Token));
+        foreach (var operation in RateLimitOperations(store, cancelled.Token))
+        {
+            await Assert.ThrowsAnyAsync<OperationCanceledException>(operation);
+        }
     }
 
     [Fact(Timeout = 60_000)]
@@ -146,13 +126,33 @@ public sealed class OutageTests
         var connection = $"DefaultEndpointsProtocol=http;AccountName={AzuriteServer.AccountName};AccountKey={AzuriteServer.AccountKey};" +
             $"TableEndpoint=http://127.0.0.1:{port}/{AzuriteServer.AccountName};";
         var store = TestStores.CreateRateLimit(connection, TestStores.NewNames());
-        var id = new CounterId("k", RateLimitPeriod.Minute, TestStores.Epoch.AddSeconds(-7));
         using var timeout = new CancellationTokenSource(TimeSpan.FromMilliseconds(300));
 
         var elapsed = Stopwatch.StartNew();
-        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => store.SyncAsync("a", [KeyValuePair.Create(id, new CounterValue(1, 1, 0))], [], timeout.Token));
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => store.SyncAsync("a", [RateLimitCount], [], timeout.Token));
 
         Assert.True(elapsed.Elapsed < TimeSpan.FromSeconds(3), $"took {elapsed.Elapsed}");
+    }
+
+    /// <summary>Every operation of the rate-limit port, on <see cref="RateLimitCount"/>.</summary>
+    private static Func<Task>[] RateLimitOperations(TableRateLimitStore store, CancellationToken cancellationToken) =>
+    [
+        () => store.SyncAsync("a", [RateLimitCount], [], cancellationToken),
+        () => store.SyncAsync("a", [], [RateLimitCount.Key], cancellationToken),
+        () => store.TryIncrementAsync(RateLimitCount.Key, 10, cancellationToken),
+        () => store.HeartbeatAsync("a", TimeSpan.FromSeconds(30), cancellationToken),
+        () => store.DropExpiredAsync(TestStores.Epoch, cancellationToken),
+    ];
+
+    private static async Task AssertEachFailsPromptlyAsync(IEnumerable<Func<Task>> operations)
+    {
+        foreach (var operation in operations)
+        {
+            var elapsed = Stopwatch.StartNew();
+            var error = await Assert.ThrowsAnyAsync<Exception>(operation);
+            AssertUnreachable(error);
+            Assert.True(elapsed.Elapsed < FailureBound, $"took {elapsed.Elapsed}");
+        }
     }
 
     /// <summary>The SDK reports transport failures as <see cref="RequestFailedException"/>, after its retries wrapped in an <see cref="AggregateException"/>.</summary>
