@@ -11,4 +11,8 @@ internal static class LogEvents
     public const int AttemptCleanupFailed = 3005;
     public const int HistoryWriteFailed = 3006;
     public const int ConfigIntegrityFailed = 3007;
+    public const int RateLimitTableCreated = 3008;
+    public const int RateLimitTableDropped = 3009;
+    public const int RateLimitContention = 3010;
+    public const int RateLimitTableRecreated = 3011;
 }

@@ -1,6 +1,7 @@
 using Azure;
 using Azure.Data.Tables;
 using Microsoft.Extensions.Logging;
+using ServerlessGateway.Observability;
 using ServerlessGateway.Registry;
 
 namespace ServerlessGateway.Storage.Tables;
@@ -34,13 +35,16 @@ internal sealed partial class TableConfigStore : IConfigStore
     private readonly TableClient _table;
     private readonly TimeProvider _timeProvider;
     private readonly ILogger<TableConfigStore> _logger;
+    private readonly TableTransactionCounter _transactions;
     private Task? _tableReady;
 
-    public TableConfigStore(TableServiceClient service, TableNames names, TimeProvider timeProvider, ILogger<TableConfigStore> logger)
+    public TableConfigStore(
+        TableServiceClient service, TableNames names, TimeProvider timeProvider, ILogger<TableConfigStore> logger, GatewayMetrics? metrics = null)
     {
         _table = service.GetTableClient(names.Config);
         _timeProvider = timeProvider;
         _logger = logger;
+        _transactions = new TableTransactionCounter(metrics, TableTransactionCounter.ConfigStore);
     }
 
     public string TableName => _table.Name;
@@ -69,12 +73,12 @@ internal sealed partial class TableConfigStore : IConfigStore
         var (from, to) = ConfigRows.ChunkRange(record.Attempt);
         var partition = ConfigRows.VersionPartition(version);
         var chunks = new List<TableEntity>(record.Entities);
-        await foreach (var chunk in _table.QueryAsync<TableEntity>(
-            TableClient.CreateQueryFilter($"PartitionKey eq {partition} and RowKey ge {from} and RowKey lt {to}"),
-            cancellationToken: cancellationToken))
-        {
-            chunks.Add(chunk);
-        }
+        await _transactions.ForEachPageAsync(
+            _table.QueryAsync<TableEntity>(
+                TableClient.CreateQueryFilter($"PartitionKey eq {partition} and RowKey ge {from} and RowKey lt {to}"),
+                cancellationToken: cancellationToken),
+            "query",
+            page => chunks.AddRange(page.Values));
 
         try
         {
@@ -102,7 +106,7 @@ internal sealed partial class TableConfigStore : IConfigStore
         {
             return await PublishCoreAsync(expected, document, change, cancellationToken);
         }
-        catch (RequestFailedException ex) when (IsTableNotFound(ex))
+        catch (RequestFailedException ex) when (StorageErrors.IsTableNotFound(ex))
         {
             // The table went away under a running process (deleted, or an emulator restarted): make it again, once.
             Volatile.Write(ref _tableReady, null);
@@ -122,13 +126,17 @@ internal sealed partial class TableConfigStore : IConfigStore
         }
 
         var versions = new Dictionary<long, ConfigVersionInfo>();
-        await foreach (var row in _table.QueryAsync<TableEntity>(
-            TableClient.CreateQueryFilter($"PartitionKey eq {ConfigRows.HistoryPartition}"),
-            cancellationToken: cancellationToken))
-        {
-            var info = VersionRecord.FromEntity(row).Info;
-            versions[info.Version] = info;
-        }
+        await _transactions.ForEachPageAsync(
+            _table.QueryAsync<TableEntity>(TableClient.CreateQueryFilter($"PartitionKey eq {ConfigRows.HistoryPartition}"), cancellationToken: cancellationToken),
+            "query",
+            page =>
+            {
+                foreach (var row in page.Values)
+                {
+                    var info = VersionRecord.FromEntity(row).Info;
+                    versions[info.Version] = info;
+                }
+            });
 
         versions.TryAdd(pointer.Value.Record.Version, pointer.Value.Record.Info);
         return [.. versions.Values.OrderByDescending(v => v.Version)];
@@ -140,6 +148,7 @@ internal sealed partial class TableConfigStore : IConfigStore
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timeout.Token);
         try
         {
+            _transactions.Add("get");
             await _table.GetEntityIfExistsAsync<TableEntity>(ConfigRows.PointerPartition, ConfigRows.PointerRow,
                 [nameof(VersionRecord.Version)], linked.Token);
         }
@@ -167,6 +176,7 @@ internal sealed partial class TableConfigStore : IConfigStore
         {
             // The invariant readers rely on: a version has its history row before the pointer moves past it.
             // Idempotent: every writer that saw this pointer writes the same row.
+            _transactions.Add("upsert");
             await _table.UpsertEntityAsync(current.Record.ToEntity(ConfigRows.HistoryPartition, ConfigRows.HistoryRow(current.Record.Version)),
                 TableUpdateMode.Replace, cancellationToken);
         }
@@ -192,6 +202,7 @@ internal sealed partial class TableConfigStore : IConfigStore
         var etag = await SwitchPointerAsync(expected, record, rows, cancellationToken);
         try
         {
+            _transactions.Add("upsert");
             await _table.UpsertEntityAsync(record.ToEntity(ConfigRows.HistoryPartition, ConfigRows.HistoryRow(record.Version)),
                 TableUpdateMode.Replace, cancellationToken);
         }
@@ -212,6 +223,7 @@ internal sealed partial class TableConfigStore : IConfigStore
         var pointer = record.ToEntity(ConfigRows.PointerPartition, ConfigRows.PointerRow);
         try
         {
+            _transactions.Add(expected is null ? "insert" : "update");
             var response = expected is null
                 ? await _table.AddEntityAsync(pointer, cancellationToken)
                 : await _table.UpdateEntityAsync(pointer, new ETag(expected.ETag), TableUpdateMode.Replace, cancellationToken);
@@ -253,6 +265,7 @@ internal sealed partial class TableConfigStore : IConfigStore
             var rowBytes = WireSize(row);
             if (batch.Count > 0 && (batch.Count == MaxBatchEntities || wireBytes + rowBytes > MaxBatchWireBytes))
             {
+                _transactions.Add("upsert_batch");
                 await _table.SubmitTransactionAsync(batch, cancellationToken);
                 batches++;
                 batch = [];
@@ -265,6 +278,7 @@ internal sealed partial class TableConfigStore : IConfigStore
 
         if (batch.Count > 0)
         {
+            _transactions.Add("upsert_batch");
             await _table.SubmitTransactionAsync(batch, cancellationToken);
             batches++;
         }
@@ -279,6 +293,7 @@ internal sealed partial class TableConfigStore : IConfigStore
         {
             foreach (var chunk in rows.Chunk(MaxBatchEntities))
             {
+                _transactions.Add("delete_batch");
                 await _table.SubmitTransactionAsync(
                     chunk.Select(r => new TableTransactionAction(TableTransactionActionType.Delete, new TableEntity(r.PartitionKey, r.RowKey), ETag.All)),
                     cancellationToken);
@@ -305,6 +320,7 @@ internal sealed partial class TableConfigStore : IConfigStore
             return head.Record;
         }
 
+        _transactions.Add("get");
         var history = await _table.GetEntityIfExistsAsync<TableEntity>(ConfigRows.HistoryPartition, ConfigRows.HistoryRow(version),
             cancellationToken: cancellationToken);
         return history.HasValue
@@ -316,11 +332,12 @@ internal sealed partial class TableConfigStore : IConfigStore
     {
         try
         {
+            _transactions.Add("get");
             var row = await _table.GetEntityIfExistsAsync<TableEntity>(ConfigRows.PointerPartition, ConfigRows.PointerRow,
                 cancellationToken: cancellationToken);
             return row.HasValue ? (VersionRecord.FromEntity(row.Value!), row.Value!.ETag) : null;
         }
-        catch (RequestFailedException ex) when (IsTableNotFound(ex))
+        catch (RequestFailedException ex) when (StorageErrors.IsTableNotFound(ex))
         {
             Volatile.Write(ref _tableReady, null);
             return null;
@@ -351,9 +368,6 @@ internal sealed partial class TableConfigStore : IConfigStore
         return size;
     }
 
-    private static bool IsTableNotFound(RequestFailedException ex) =>
-        ex.Status == 404 && string.Equals(ex.ErrorCode, "TableNotFound", StringComparison.Ordinal);
-
     /// <summary>Creates the table once per process (lazily; concurrent creators are fine). A failed try is retried on the next call.</summary>
     private Task EnsureTableAsync(CancellationToken cancellationToken)
     {
@@ -372,6 +386,7 @@ internal sealed partial class TableConfigStore : IConfigStore
         try
         {
             // Not the caller's token: the task is shared; the client options bound it.
+            _transactions.Add("create_table");
             await _table.CreateIfNotExistsAsync(CancellationToken.None);
             LogTableReady(_logger, _table.Name, _table.Uri.GetLeftPart(UriPartial.Authority));
         }

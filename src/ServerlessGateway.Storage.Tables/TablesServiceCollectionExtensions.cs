@@ -2,6 +2,7 @@ using Azure.Data.Tables;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
+using ServerlessGateway.RateLimiting;
 using ServerlessGateway.Registry;
 
 namespace ServerlessGateway.Storage.Tables;
@@ -12,7 +13,8 @@ public static class TablesServiceCollectionExtensions
     /// Registers the Table Storage adapters when <c>GatewayStorage</c> (a connection string) or
     /// <c>GatewayStorage:tableServiceUri</c> (+ optional <c>clientId</c>: managed identity) is configured:
     /// a <see cref="TableServiceClient"/> and <see cref="IConfigStore"/> on the <c>{Gateway:TablePrefix}Config</c>
-    /// table, replacing an earlier <see cref="IConfigStore"/>. Returns false, registering nothing, when storage
+    /// table and <see cref="IRateLimitStore"/> on the <c>{Gateway:TablePrefix}Rl*</c> tables, replacing earlier ones
+    /// (both count their transactions on <c>GatewayMetrics</c> when <c>AddServerlessGateway</c> registered it). Returns false, registering nothing, when storage
     /// is not configured (DB-less mode).
     /// </summary>
     /// <exception cref="InvalidOperationException">A configured value is malformed; the message names the key.</exception>
@@ -36,6 +38,10 @@ public static class TablesServiceCollectionExtensions
         services.AddSingleton<TableConfigStore>();
         services.RemoveAll<IConfigStore>();
         services.AddSingleton<IConfigStore>(sp => sp.GetRequiredService<TableConfigStore>());
+        services.RemoveAll<TableRateLimitStore>();
+        services.AddSingleton<TableRateLimitStore>();
+        services.RemoveAll<IRateLimitStore>();
+        services.AddSingleton<IRateLimitStore>(sp => sp.GetRequiredService<TableRateLimitStore>());
         return true;
     }
 }

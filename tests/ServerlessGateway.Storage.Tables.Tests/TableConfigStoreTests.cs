@@ -16,6 +16,24 @@ public sealed class TableConfigStoreTests(AzuriteServer azurite)
     private readonly TableNames _names = TestStores.NewNames();
 
     [Fact(Timeout = 30_000)]
+    public async Task Every_call_to_Table_Storage_is_counted_as_a_config_transaction()
+    {
+        using var recorder = new TransactionRecorder();
+        var store = TestStores.Create(azurite.ConnectionString, _names, metrics: recorder.Metrics);
+
+        var head = await store.PublishAsync(null, Seed, TestStores.Change(), CancellationToken.None);
+
+        // Create the table, read the pointer, write the rows (one transaction), add the pointer, write the history row.
+        Assert.Equal(
+            new Dictionary<string, int> { ["create_table"] = 1, ["get"] = 1, ["upsert_batch"] = 1, ["insert"] = 1, ["upsert"] = 1 },
+            recorder.ByOperation(TableTransactionCounter.ConfigStore));
+        recorder.Clear();
+        Assert.Equal(Seed, await store.ReadAsync(head.Version, CancellationToken.None));
+        Assert.Equal(new Dictionary<string, int> { ["get"] = 1, ["query"] = 1 }, recorder.ByOperation(TableTransactionCounter.ConfigStore));
+        Assert.Equal(0, recorder.Total(TableTransactionCounter.RateLimitStore));
+    }
+
+    [Fact(Timeout = 30_000)]
     public async Task GetHeadAsync_NothingPublished_ReturnsNull()
     {
         var store = NewStore();

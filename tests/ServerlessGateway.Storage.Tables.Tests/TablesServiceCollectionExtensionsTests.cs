@@ -4,6 +4,7 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
+using ServerlessGateway.RateLimiting;
 using ServerlessGateway.Registry;
 using ServerlessGateway.Storage.Tables.Tests.Infrastructure;
 using ServerlessGateway.Testing;
@@ -31,6 +32,36 @@ public sealed class TablesServiceCollectionExtensionsTests(AzuriteServer azurite
         // What landed is visible to any other client of the same table.
         Assert.Equal("{}", await TestStores.Create(azurite.ConnectionString, names).ReadAsync(head.Version, CancellationToken.None));
         Assert.Equal(azurite.TableEndpoint.Port, provider.GetRequiredService<TableServiceClient>().Uri.Port);
+    }
+
+    [Fact(Timeout = 30_000)]
+    public async Task ConnectionString_RegistersTheTableRateLimitStore_CountingTransactionsWhenMetricsAreThere()
+    {
+        var names = TestStores.NewNames();
+        using var recorder = new TransactionRecorder();
+        var services = NewServices();
+        services.AddSingleton(recorder.Metrics);
+
+        services.AddServerlessGatewayTables(Configuration(("GatewayStorage", azurite.ConnectionString), ("Gateway:TablePrefix", names.Prefix)));
+
+        await using var provider = services.BuildServiceProvider(new ServiceProviderOptions { ValidateOnBuild = true, ValidateScopes = true });
+        var store = Assert.IsType<TableRateLimitStore>(provider.GetRequiredService<IRateLimitStore>());
+        Assert.Equal(1, await store.HeartbeatAsync("a", TimeSpan.FromSeconds(30), CancellationToken.None));
+        Assert.Equal([names.Prefix + "RlInstances"], await TestStores.TableNamesAsync(azurite.ConnectionString, names));
+        Assert.Equal(
+            new Dictionary<string, int> { ["create_table"] = 1, ["heartbeat"] = 1, ["query"] = 1 },
+            recorder.ByOperation(TableTransactionCounter.RateLimitStore));
+    }
+
+    [Fact]
+    public void RateLimitStore_WithoutGatewayMetrics_StillResolves()
+    {
+        var services = NewServices();
+        services.AddServerlessGatewayTables(Configuration(("GatewayStorage", "UseDevelopmentStorage=true")));
+
+        using var provider = services.BuildServiceProvider(new ServiceProviderOptions { ValidateOnBuild = true });
+
+        Assert.IsType<TableRateLimitStore>(provider.GetRequiredService<IRateLimitStore>());
     }
 
     [Fact]

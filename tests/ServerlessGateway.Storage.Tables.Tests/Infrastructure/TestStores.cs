@@ -2,6 +2,7 @@ using System.Text;
 using Azure.Data.Tables;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
+using ServerlessGateway.Observability;
 using ServerlessGateway.Registry;
 
 namespace ServerlessGateway.Storage.Tables.Tests.Infrastructure;
@@ -14,9 +15,34 @@ internal static class TestStores
     public static TableNames NewNames() => new("T" + Guid.NewGuid().ToString("N")[..20]);
 
     /// <summary>A store with a client of its own, as a separate gateway instance would have.</summary>
-    public static TableConfigStore Create(string connectionString, TableNames names, ILogger<TableConfigStore>? logger = null) =>
+    public static TableConfigStore Create(string connectionString, TableNames names, ILogger<TableConfigStore>? logger = null, GatewayMetrics? metrics = null) =>
         new(new TableServiceClient(connectionString, TableServiceClientFactory.CreateOptions()), names, TimeProvider.System,
-            logger ?? NullLogger<TableConfigStore>.Instance);
+            logger ?? NullLogger<TableConfigStore>.Instance, metrics);
+
+    /// <summary>A rate-limit store with a client of its own, as a separate gateway instance would have.</summary>
+    public static TableRateLimitStore CreateRateLimit(
+        string connectionString, TableNames names, TimeProvider? timeProvider = null, GatewayMetrics? metrics = null, int maxStrictAttempts = TableRateLimitStore.DefaultMaxStrictAttempts) =>
+        new(new TableServiceClient(connectionString, TableServiceClientFactory.CreateOptions()), names, timeProvider ?? TimeProvider.System,
+            NullLogger<TableRateLimitStore>.Instance, metrics)
+        {
+            MaxStrictAttempts = maxStrictAttempts,
+        };
+
+    /// <summary>The names of this prefix's tables, sorted.</summary>
+    public static async Task<List<string>> TableNamesAsync(string connectionString, TableNames names)
+    {
+        var tables = new List<string>();
+        await foreach (var table in new TableServiceClient(connectionString).QueryAsync())
+        {
+            if (table.Name.StartsWith(names.Prefix, StringComparison.Ordinal))
+            {
+                tables.Add(table.Name);
+            }
+        }
+
+        tables.Sort(StringComparer.Ordinal);
+        return tables;
+    }
 
     public static TableClient RawTable(string connectionString, TableNames names) =>
         new TableServiceClient(connectionString).GetTableClient(names.Config);
