@@ -423,19 +423,7 @@ internal sealed partial class RequestTransformerPlugin(PluginConfig config, Requ
     {
         var headers = context.Http.Request.Headers;
         var ops = options.Headers;
-        foreach (var name in ops.Remove)
-        {
-            headers.Remove(name);
-        }
-
-        foreach (var (from, to) in ops.Rename)
-        {
-            if (!from.Equals(to, StringComparison.OrdinalIgnoreCase) && headers.TryGetValue(from, out var value))
-            {
-                headers.Remove(from);
-                headers[to] = value;
-            }
-        }
+        HeaderEdits.RemoveThenRename(headers, ops.Remove, ops.Rename);
 
         for (var i = 0; i < ops.Replace.Length; i++)
         {
