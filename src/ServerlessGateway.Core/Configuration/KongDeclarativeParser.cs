@@ -262,6 +262,11 @@ public static partial class KongDeclarativeParser
                 Enabled = map.Bool("enabled", true),
                 Tags = ReadTags(map),
             };
+            if ((long)service.ConnectTimeout + service.ReadTimeout > (long)Resilience.RetryPolicy.Deadline.TotalMilliseconds)
+            {
+                _warnings.Add(new(path, "connect_timeout + read_timeout exceed 225 s: the Azure Functions host ends a request at 230 s, so a slow upstream is cut there instead of answered with the gateway's 504"));
+            }
+
             map.KongDefault("client_certificate", "null", "upstream mTLS is not implemented yet");
             map.KongDefault("tls_verify", "null", "upstream TLS options are not implemented yet");
             map.KongDefault("tls_verify_depth", "null", "upstream TLS options are not implemented yet");

@@ -1,3 +1,5 @@
+using ServerlessGateway.Configuration;
+
 namespace ServerlessGateway.Tests.Configuration;
 
 public sealed class ResilienceConfigTests
@@ -54,6 +56,22 @@ public sealed class ResilienceConfigTests
         ParserTests.AssertError(errors, "services[1].circuit_breaker.failure_ratio", "at most 1");
         ParserTests.AssertError(errors, "services[2].circuit_breaker", "expected an object");
         Assert.Equal(8, errors.Count);
+    }
+
+    [Fact]
+    public void Timeouts_beyond_the_Functions_request_limit_import_with_a_warning()
+    {
+        var result = KongDeclarativeParser.Parse("""
+            _format_version: "3.0"
+            services:
+            - {name: slow, url: "http://slow.internal", connect_timeout: 60000, read_timeout: 170000}
+            - {name: fine, url: "http://fine.internal", connect_timeout: 60000, read_timeout: 165000}
+            """);
+
+        Assert.True(result.IsValid);
+        var warning = Assert.Single(result.Warnings);
+        Assert.Equal("services[0]", warning.Path);
+        Assert.Contains("230 s", warning.Message, StringComparison.Ordinal);
     }
 
     [Fact]
