@@ -160,6 +160,34 @@ public sealed class ResilienceTests
     }
 
     [Fact(Timeout = 60_000)]
+    public async Task Connect_timeout_is_retried_on_the_next_target()
+    {
+        await using var live = await TestBackend.StartAsync();
+        // Names resolve slower than the connect timeout allows; the live target is an address literal.
+        var resolver = new FakeResolver(_ => [IPAddress.Loopback], delay: TimeSpan.FromSeconds(5));
+        await using var gateway = await TestGateway.StartAsync($$"""
+            _format_version: "3.0"
+            services:
+            - name: s
+              host: pool
+              connect_timeout: 100
+              routes: [{name: r, paths: [/api]}]
+            upstreams:
+            - name: pool
+              targets: [{target: "slow.test:{{live.Port}}"}, {target: "127.0.0.1:{{live.Port}}"}]
+            """, s => s.AddSingleton<IUpstreamResolver>(resolver));
+
+        var statuses = await GetManyAsync(gateway.Client, "/api", 2);
+
+        Assert.All(statuses, status => Assert.Equal(HttpStatusCode.OK, status));
+        Assert.Equal(2, live.Requests.Count);
+        lock (resolver.Lookups)
+        {
+            Assert.Equal(["slow.test"], resolver.Lookups.Distinct());
+        }
+    }
+
+    [Fact(Timeout = 60_000)]
     public async Task Post_with_body_is_not_retried()
     {
         await using var live = await TestBackend.StartAsync();

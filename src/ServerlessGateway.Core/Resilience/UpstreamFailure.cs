@@ -34,6 +34,8 @@ internal static class UpstreamFailures
                 return UpstreamFailure.NotTheTarget;
         }
 
+        // Our connector's exceptions arrive wrapped in HttpRequestException(ConnectionError): look at the whole chain first.
+        var connectionError = false;
         for (var e = exception; e is not null; e = e.InnerException)
         {
             switch (e)
@@ -42,9 +44,15 @@ internal static class UpstreamFailures
                     return timeout.DuringConnect ? UpstreamFailure.ConnectTimeout : UpstreamFailure.Timeout;
                 case UpstreamAddressDeniedException:
                     return UpstreamFailure.NotTheTarget;
-                case HttpRequestException { HttpRequestError: HttpRequestError.ConnectionError or HttpRequestError.NameResolutionError } when error == ForwarderError.Request:
-                    return UpstreamFailure.ConnectError;
+                case HttpRequestException { HttpRequestError: HttpRequestError.ConnectionError or HttpRequestError.NameResolutionError }:
+                    connectionError = true;
+                    break;
             }
+        }
+
+        if (connectionError && error == ForwarderError.Request)
+        {
+            return UpstreamFailure.ConnectError;
         }
 
         return error == ForwarderError.RequestTimedOut ? UpstreamFailure.Timeout : UpstreamFailure.Transport;
