@@ -3,7 +3,8 @@ namespace ServerlessGateway.Resilience;
 /// <summary>
 /// Caps retries at a share of recent requests (Finagle's and Linkerd's retry budget): over a sliding
 /// 10 s window of one-second buckets, a service may retry <c>ratio</c> x its requests plus a small floor
-/// per second, so retries can never multiply an outage. The lock guards a few additions; nothing awaits under it.
+/// per second, so retries can never multiply an outage. Counting a request is lock-free within a second; the lock
+/// only orders sliding the window and spending, and nothing awaits under it.
 /// </summary>
 internal sealed class RetryBudget
 {
@@ -27,9 +28,17 @@ internal sealed class RetryBudget
     /// <summary>Counts a request that may later ask for retries.</summary>
     public void Deposit()
     {
+        // Every retriable request passes here: within the current second, one interlocked add and no lock.
+        var now = Now();
+        if (now == Volatile.Read(ref _second))
+        {
+            Interlocked.Increment(ref _requests[now % WindowSeconds]);
+            return;
+        }
+
         lock (_gate)
         {
-            _requests[Advance()]++;
+            Interlocked.Increment(ref _requests[Advance()]);
         }
     }
 
@@ -42,8 +51,8 @@ internal sealed class RetryBudget
             long requests = 0, retries = 0;
             for (var i = 0; i < WindowSeconds; i++)
             {
-                requests += _requests[i];
-                retries += _retries[i];
+                requests += Volatile.Read(ref _requests[i]);
+                retries += Volatile.Read(ref _retries[i]);
             }
 
             if (retries + 1 > _floor + (long)(_ratio * requests))
@@ -51,7 +60,7 @@ internal sealed class RetryBudget
                 return false;
             }
 
-            _retries[bucket]++;
+            Interlocked.Increment(ref _retries[bucket]);
             return true;
         }
     }
@@ -66,13 +75,13 @@ internal sealed class RetryBudget
         for (var i = 1; i <= stale; i++)
         {
             var bucket = (int)((_second + i) % WindowSeconds);
-            _requests[bucket] = 0;
-            _retries[bucket] = 0;
+            Volatile.Write(ref _requests[bucket], 0);
+            Volatile.Write(ref _retries[bucket], 0);
         }
 
         if (now > _second)
         {
-            _second = now;
+            Volatile.Write(ref _second, now);
         }
 
         return (int)(_second % WindowSeconds);

@@ -215,7 +215,16 @@ public sealed partial class GatewayPipeline
                     // Kong picks the balancer's next target for each retry; YARP left the response untouched.
                     context.Response.Clear();
                     context.Features.Set<IForwarderErrorFeature>(null);
-                    await Task.Delay(RetryPolicy.Backoff(retries), _resilience.Time, context.RequestAborted);
+                    try
+                    {
+                        await Task.Delay(RetryPolicy.Backoff(retries), _resilience.Time, context.RequestAborted);
+                    }
+                    catch (OperationCanceledException) when (context.RequestAborted.IsCancellationRequested)
+                    {
+                        // The client left while we waited: nobody to answer.
+                        return;
+                    }
+
                     continue;
                 }
             }
