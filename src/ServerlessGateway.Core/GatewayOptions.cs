@@ -23,6 +23,9 @@ public sealed class GatewayOptions
 
     public SecretsOptions Secrets { get; set; } = new();
 
+    /// <summary>Retry budget and passive health recovery (docs/resilience.md).</summary>
+    public ResilienceOptions Resilience { get; set; } = new();
+
     public AdminOptions Admin { get; set; } = new();
 
     public Observability.TracingOptions Tracing { get; set; } = new();
@@ -32,6 +35,21 @@ public sealed class GatewayOptions
     /// the Standalone host, off on Functions, where the host records every request in Application Insights already.
     /// </summary>
     public bool AccessLog { get; set; }
+}
+
+public sealed class ResilienceOptions
+{
+    /// <summary>Retries a service may add, as a share of its requests over the last 10 s.</summary>
+    public double RetryBudgetRatio { get; set; } = 0.2;
+
+    /// <summary>Retries per second a service may always make, however few its requests.</summary>
+    public int RetryBudgetMinPerSecond { get; set; } = 3;
+
+    /// <summary>
+    /// Seconds after which a target that passive checks took out gets traffic again when its upstream has no
+    /// active checks to bring it back (Kong keeps it out until an admin re-enables it; docs/resilience.md).
+    /// </summary>
+    public double PassiveRecoverySeconds { get; set; } = 30;
 }
 
 public sealed class SecretsOptions

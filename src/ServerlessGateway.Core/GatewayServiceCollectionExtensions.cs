@@ -45,6 +45,8 @@ public static class GatewayServiceCollectionExtensions
         services.AddSingleton(sp => sp.GetRequiredService<IOptions<GatewayOptions>>().Value.Upstreams);
         services.AddSingleton<UpstreamConnector>();
         services.AddSingleton<UpstreamClient>();
+        services.AddSingleton<Resilience.ResilienceRuntime>();
+        services.AddHostedService<Resilience.ActiveHealthChecker>();
         services.AddSingleton<ClientAddressResolver>();
         services.AddSingleton<GatewaySnapshotProvider>();
         services.AddSingleton<DeclarativeConfigLoader>();
@@ -93,6 +95,7 @@ public static class GatewayServiceCollectionExtensions
             sp.GetRequiredService<UpstreamClient>(),
             sp.GetRequiredService<PluginRuntime>(),
             sp.GetRequiredService<Observability.RequestTelemetry>(),
+            sp.GetRequiredService<Resilience.ResilienceRuntime>(),
             sp.GetRequiredService<ILogger<GatewayPipeline>>()));
         return services;
     }

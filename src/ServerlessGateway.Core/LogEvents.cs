@@ -19,6 +19,12 @@ internal static class LogEvents
     public const int OidcKeysFetchFailed = 1501;
     public const int UpstreamAddressDenied = 2000;
     public const int UpstreamError = 2001;
+    public const int CircuitBreakerOpened = 2002;
+    public const int CircuitBreakerStateChanged = 2003;
+    public const int UpstreamRetry = 2004;
+    public const int RetryBudgetExhausted = 2005;
+    public const int TargetHealthChanged = 2006;
+    public const int ActiveProbeFailed = 2007;
     public const int TransformValueDropped = 2100;
     public const int TransformBodyUntouched = 2101;
     public const int ResponseBodyNotJson = 2102;

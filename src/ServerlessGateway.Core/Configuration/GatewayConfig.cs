@@ -37,6 +37,8 @@ public sealed record ServiceConfig : IEntity
     public int ReadTimeout { get; init; } = 60_000;
     public int WriteTimeout { get; init; } = 60_000;
     public int Retries { get; init; } = 5;
+    /// <summary>Our extension (docs/resilience.md): a circuit breaker per target of this service; null = none, as in Kong.</summary>
+    public CircuitBreakerConfig? CircuitBreaker { get; init; }
     public bool Enabled { get; init; } = true;
     public IReadOnlyList<string> Tags { get; init; } = [];
     /// <summary>Unix seconds, as Kong writes them; set by the registry when the entity is created or changed.</summary>
@@ -81,6 +83,7 @@ public sealed record UpstreamConfig : IEntity
     public string Algorithm { get; init; } = "round-robin";
     public int Slots { get; init; } = 10_000;
     public string? HostHeader { get; init; }
+    public HealthchecksConfig Healthchecks { get; init; } = HealthchecksConfig.Default;
     public IReadOnlyList<TargetConfig> Targets { get; init; } = [];
     public IReadOnlyList<string> Tags { get; init; } = [];
     /// <summary>Unix seconds, as Kong writes them; set by the registry when the entity is created or changed.</summary>

@@ -179,6 +179,18 @@ public static partial class KongDeclarativeExporter
         node["read_timeout"] = s.ReadTimeout;
         node["write_timeout"] = s.WriteTimeout;
         node["retries"] = s.Retries;
+        if (s.CircuitBreaker is { } breaker)
+        {
+            node["circuit_breaker"] = new JsonObject
+            {
+                ["failure_ratio"] = breaker.FailureRatio,
+                ["minimum_throughput"] = breaker.MinimumThroughput,
+                ["sampling_duration"] = breaker.SamplingDuration,
+                ["break_duration"] = breaker.BreakDuration,
+                ["failure_statuses"] = Ints(breaker.FailureStatuses),
+            };
+        }
+
         node["enabled"] = s.Enabled;
         node["tags"] = Strings(s.Tags);
         return node;
@@ -217,6 +229,7 @@ public static partial class KongDeclarativeExporter
         node["algorithm"] = u.Algorithm;
         node["slots"] = u.Slots;
         Set(node, "host_header", u.HostHeader);
+        node["healthchecks"] = Healthchecks(u.Healthchecks);
         node["tags"] = Strings(u.Tags);
         if (withTargets)
         {
@@ -225,6 +238,60 @@ public static partial class KongDeclarativeExporter
 
         return node;
     }
+
+    /// <summary>The whole tree, as deck writes it, with Kong's defaults for the fields this gateway does not implement.</summary>
+    private static JsonObject Healthchecks(HealthchecksConfig h) => new()
+    {
+        ["threshold"] = 0,
+        ["active"] = new JsonObject
+        {
+            ["type"] = h.Active.Type,
+            ["http_path"] = h.Active.HttpPath,
+            ["timeout"] = h.Active.Timeout,
+            ["concurrency"] = h.Active.Concurrency,
+            ["https_sni"] = null,
+            ["https_verify_certificate"] = true,
+            ["headers"] = null,
+            ["healthy"] = Healthy(h.Active.Healthy, withInterval: true),
+            ["unhealthy"] = Unhealthy(h.Active.Unhealthy, withInterval: true),
+        },
+        ["passive"] = new JsonObject
+        {
+            ["type"] = "http",
+            ["healthy"] = Healthy(h.Passive.Healthy, withInterval: false),
+            ["unhealthy"] = Unhealthy(h.Passive.Unhealthy, withInterval: false),
+        },
+    };
+
+    private static JsonObject Healthy(HealthyThresholds t, bool withInterval)
+    {
+        var node = new JsonObject();
+        if (withInterval)
+        {
+            node["interval"] = t.Interval;
+        }
+
+        node["successes"] = t.Successes;
+        node["http_statuses"] = Ints(t.HttpStatuses);
+        return node;
+    }
+
+    private static JsonObject Unhealthy(UnhealthyThresholds t, bool withInterval)
+    {
+        var node = new JsonObject();
+        if (withInterval)
+        {
+            node["interval"] = t.Interval;
+        }
+
+        node["http_failures"] = t.HttpFailures;
+        node["tcp_failures"] = t.TcpFailures;
+        node["timeouts"] = t.Timeouts;
+        node["http_statuses"] = Ints(t.HttpStatuses);
+        return node;
+    }
+
+    private static JsonArray Ints(IEnumerable<int> values) => new(values.Select(v => (JsonNode?)JsonValue.Create(v)).ToArray());
 
     internal static JsonObject Target(TargetConfig t)
     {

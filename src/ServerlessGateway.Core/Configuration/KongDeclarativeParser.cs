@@ -258,9 +258,15 @@ public static partial class KongDeclarativeParser
                 ReadTimeout = map.Int("read_timeout", 60_000, 1, int.MaxValue - 1),
                 WriteTimeout = map.Int("write_timeout", 60_000, 1, int.MaxValue - 1),
                 Retries = map.Int("retries", 5, 0, 32767),
+                CircuitBreaker = ReadCircuitBreaker(map),
                 Enabled = map.Bool("enabled", true),
                 Tags = ReadTags(map),
             };
+            if ((long)service.ConnectTimeout + service.ReadTimeout > (long)Resilience.RetryPolicy.Deadline.TotalMilliseconds)
+            {
+                _warnings.Add(new(path, "connect_timeout + read_timeout exceed 225 s: the Azure Functions host ends a request at 230 s, so a slow upstream is cut there instead of answered with the gateway's 504"));
+            }
+
             map.KongDefault("client_certificate", "null", "upstream mTLS is not implemented yet");
             map.KongDefault("tls_verify", "null", "upstream TLS options are not implemented yet");
             map.KongDefault("tls_verify_depth", "null", "upstream TLS options are not implemented yet");
@@ -587,6 +593,7 @@ public static partial class KongDeclarativeParser
                 Algorithm = algorithm,
                 Slots = map.Int("slots", 10_000, 10, 65_536),
                 HostHeader = hostHeader,
+                Healthchecks = ReadHealthchecks(map),
                 Targets = targets,
                 Tags = ReadTags(map),
             };
@@ -595,7 +602,6 @@ public static partial class KongDeclarativeParser
                 map.KongDefault(field, value);
             }
 
-            map.KongDefault("healthchecks", HealthchecksDefault, "health checks are not implemented yet");
             map.KongDefault("client_certificate", "null", "upstream mTLS is not implemented yet");
             _upstreams.Add(upstream);
             _paths[upstream] = path;
@@ -610,17 +616,127 @@ public static partial class KongDeclarativeParser
             ("hash_fallback_uri_capture", "null"), ("use_srv_name", "false"),
         ];
 
-        // Kong 3.x's upstream healthchecks defaults (kong/db/schema/entities/upstreams.lua).
-        private const string HealthchecksDefault = """
-            {"threshold":0,
-             "active":{"type":"http","timeout":1,"concurrency":10,"http_path":"/","https_sni":null,
-               "https_verify_certificate":true,"headers":null,
-               "healthy":{"interval":0,"http_statuses":[200,302],"successes":0},
-               "unhealthy":{"interval":0,"http_statuses":[429,404,500,501,502,503,504,505],"tcp_failures":0,"timeouts":0,"http_failures":0}},
-             "passive":{"type":"http",
-               "healthy":{"http_statuses":[200,201,202,203,204,205,206,207,208,226,300,301,302,303,304,305,306,307,308],"successes":0},
-               "unhealthy":{"http_statuses":[429,500,503],"tcp_failures":0,"timeouts":0,"http_failures":0}}}
-            """;
+        /// <summary>The service <c>circuit_breaker</c> block (our extension); absent or null = no breaker.</summary>
+        private CircuitBreakerConfig? ReadCircuitBreaker(MapReader service)
+        {
+            var node = service.Get("circuit_breaker");
+            if (node is null || node.Kind == ConfigNodeKind.Null || MapReader.Open(node, service.At("circuit_breaker"), _errors) is not { } map)
+            {
+                return null;
+            }
+
+            // Bounds are Polly's: a ratio in (0, 1], at least 2 exchanges, windows from 1 s to a day.
+            var breaker = new CircuitBreakerConfig
+            {
+                FailureRatio = map.Number("failure_ratio", 0.5, 0, 1, minExclusive: true),
+                MinimumThroughput = map.Int("minimum_throughput", 20, 2, int.MaxValue),
+                SamplingDuration = map.Int("sampling_duration", 30, 1, 86_400),
+                BreakDuration = map.Int("break_duration", 15, 1, 86_400),
+                FailureStatuses = map.IntList("failure_statuses", CircuitBreakerConfig.DefaultFailureStatuses, 100, 599),
+            };
+            map.Finish();
+            return breaker;
+        }
+
+        /// <summary>
+        /// Kong's upstream <c>healthchecks</c> tree: the active and passive fields are implemented; the rest
+        /// (threshold, https_sni, headers, ...) pass only at Kong's defaults (kong/db/schema/entities/upstreams.lua).
+        /// </summary>
+        private HealthchecksConfig ReadHealthchecks(MapReader upstream)
+        {
+            var node = upstream.Get("healthchecks");
+            if (node is null || node.Kind == ConfigNodeKind.Null || MapReader.Open(node, upstream.At("healthchecks"), _errors) is not { } map)
+            {
+                return HealthchecksConfig.Default;
+            }
+
+            map.KongDefault("threshold", "0", "a minimum healthy weight is not implemented");
+            var defaults = HealthchecksConfig.Default;
+            var result = new HealthchecksConfig
+            {
+                Active = Open(map, "active") is { } active ? ReadActive(active, defaults.Active) : defaults.Active,
+                Passive = Open(map, "passive") is { } passive ? ReadPassive(passive, defaults.Passive) : defaults.Passive,
+            };
+            map.Finish();
+            return result;
+        }
+
+        private ActiveHealthcheckConfig ReadActive(MapReader map, ActiveHealthcheckConfig defaults)
+        {
+            var type = map.String("type") ?? "http";
+            if (type is not ("http" or "https"))
+            {
+                map.Error("type", type is "tcp" or "grpc" or "grpcs"
+                    ? $"not supported by this gateway: active probes are \"http\" or \"https\""
+                    : "expected one of: http, https, tcp, grpc, grpcs");
+            }
+
+            var httpPath = map.String("http_path") ?? "/";
+            if (!httpPath.StartsWith('/'))
+            {
+                map.Error("http_path", "should start with: /");
+            }
+
+            map.KongDefault("https_sni", "null", "probes use the target's host name");
+            map.KongDefault("https_verify_certificate", "true", "certificates are always verified");
+            map.KongDefault("headers", "null", "probe headers are not implemented");
+            var result = new ActiveHealthcheckConfig
+            {
+                Type = type,
+                HttpPath = httpPath,
+                Timeout = map.Number("timeout", defaults.Timeout, 0, 65_535, minExclusive: true),
+                Concurrency = map.Int("concurrency", defaults.Concurrency, 1, 2_147_483_647),
+                Healthy = Open(map, "healthy") is { } healthy ? ReadHealthy(healthy, defaults.Healthy, withInterval: true) : defaults.Healthy,
+                Unhealthy = Open(map, "unhealthy") is { } unhealthy ? ReadUnhealthy(unhealthy, defaults.Unhealthy, withInterval: true) : defaults.Unhealthy,
+            };
+            map.Finish();
+            return result;
+        }
+
+        private PassiveHealthcheckConfig ReadPassive(MapReader map, PassiveHealthcheckConfig defaults)
+        {
+            map.KongDefault("type", "\"http\"", "passive checks judge HTTP exchanges");
+            var result = new PassiveHealthcheckConfig
+            {
+                Healthy = Open(map, "healthy") is { } healthy ? ReadHealthy(healthy, defaults.Healthy, withInterval: false) : defaults.Healthy,
+                Unhealthy = Open(map, "unhealthy") is { } unhealthy ? ReadUnhealthy(unhealthy, defaults.Unhealthy, withInterval: false) : defaults.Unhealthy,
+            };
+            map.Finish();
+            return result;
+        }
+
+        private static HealthyThresholds ReadHealthy(MapReader map, HealthyThresholds defaults, bool withInterval)
+        {
+            var result = new HealthyThresholds
+            {
+                Interval = withInterval ? map.Number("interval", 0, 0, 65_535) : 0,
+                Successes = map.Int("successes", defaults.Successes, 0, 255),
+                HttpStatuses = map.IntList("http_statuses", defaults.HttpStatuses, 200, 999),
+            };
+            map.Finish();
+            return result;
+        }
+
+        private static UnhealthyThresholds ReadUnhealthy(MapReader map, UnhealthyThresholds defaults, bool withInterval)
+        {
+            var result = new UnhealthyThresholds
+            {
+                Interval = withInterval ? map.Number("interval", 0, 0, 65_535) : 0,
+                HttpFailures = map.Int("http_failures", defaults.HttpFailures, 0, 255),
+                TcpFailures = map.Int("tcp_failures", defaults.TcpFailures, 0, 255),
+                Timeouts = map.Int("timeouts", defaults.Timeouts, 0, 255),
+                HttpStatuses = map.IntList("http_statuses", defaults.HttpStatuses, 200, 999),
+            };
+            map.Finish();
+            return result;
+        }
+
+        /// <summary>A nested object field; null when absent or null (defaults apply).</summary>
+        private MapReader? Open(MapReader parent, string key)
+        {
+            var node = parent.Get(key);
+            return node is null || node.Kind == ConfigNodeKind.Null ? null : MapReader.Open(node, parent.At(key), _errors);
+        }
 
         private TargetConfig? ReadTarget(ConfigNode node, string path, string upstream)
         {

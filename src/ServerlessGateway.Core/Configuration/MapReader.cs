@@ -110,6 +110,62 @@ internal sealed class MapReader
         return (int)value;
     }
 
+    /// <summary>A number (Kong's <c>number</c> type: seconds and ratios may have fractions) in (or at) the bounds.</summary>
+    public double Number(string key, double defaultValue, double min, double max, bool minExclusive = false)
+    {
+        var node = Get(key);
+        if (node is null || node.Kind == ConfigNodeKind.Null)
+        {
+            return defaultValue;
+        }
+
+        if (node.Kind != ConfigNodeKind.Scalar || node.Quoted
+            || !double.TryParse(node.Text, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var value)
+            || !double.IsFinite(value))
+        {
+            Error(key, $"expected a number, got {node.Describe()}");
+            return defaultValue;
+        }
+
+        if (value > max || (minExclusive ? value <= min : value < min))
+        {
+            Error(key, minExclusive ? $"value should be greater than {min} and at most {max}" : $"value should be between {min} and {max}");
+            return defaultValue;
+        }
+
+        return value;
+    }
+
+    /// <summary>A list of integers in the bounds (HTTP statuses); the default when absent.</summary>
+    public IReadOnlyList<int> IntList(string key, IReadOnlyList<int> defaultValue, int min, int max)
+    {
+        var node = Get(key);
+        if (node is null || node.Kind == ConfigNodeKind.Null)
+        {
+            return defaultValue;
+        }
+
+        if (node.Kind != ConfigNodeKind.List)
+        {
+            Error(key, $"expected an array of integers, got {node.Describe()}");
+            return defaultValue;
+        }
+
+        var result = new List<int>(node.Items.Count);
+        for (var i = 0; i < node.Items.Count; i++)
+        {
+            if (!node.Items[i].TryGetInt(out var value) || value < min || value > max)
+            {
+                _errors.Add(new($"{At(key)}[{i}]", $"expected an integer between {min} and {max}"));
+                continue;
+            }
+
+            result.Add((int)value);
+        }
+
+        return result;
+    }
+
     public bool Bool(string key, bool defaultValue)
     {
         var node = Get(key);

@@ -1,5 +1,6 @@
 using System.Net;
 using ServerlessGateway.Configuration;
+using ServerlessGateway.Resilience;
 using Yarp.ReverseProxy.Forwarder;
 
 namespace ServerlessGateway.Forwarding;
@@ -7,7 +8,7 @@ namespace ServerlessGateway.Forwarding;
 /// <summary>A service compiled for forwarding: where to send, with which protocol and timeouts.</summary>
 internal sealed class ServiceRuntime
 {
-    public ServiceRuntime(ServiceConfig config, UpstreamConfig? upstream)
+    public ServiceRuntime(ServiceConfig config, UpstreamConfig? upstream, UpstreamHealth? health = null, ResilienceRuntime? resilience = null)
     {
         Config = config;
         // gRPC speaks HTTP/2: cleartext h2c with prior knowledge for grpc, ALPN over TLS for grpcs.
@@ -17,14 +18,17 @@ internal sealed class ServiceRuntime
         {
             HostHeader = upstream.HostHeader;
             Balancer = new TargetBalancer(upstream.Targets
-                .Select(t => (Destination: $"{scheme}://{t.Target}", t.Weight))
+                .Select((t, i) => (Target(config, $"{scheme}://{t.Target}", t.Target, health?.Targets[i], resilience), t.Weight))
                 .ToArray());
         }
         else
         {
             var host = config.Host.Contains(':') && !config.Host.StartsWith('[') ? $"[{config.Host}]" : config.Host;
-            Balancer = new TargetBalancer([($"{scheme}://{host}:{config.Port}", 1)]);
+            Balancer = new TargetBalancer([(Target(config, $"{scheme}://{host}:{config.Port}", $"{host}:{config.Port}", null, resilience), 1)]);
         }
+
+        var options = resilience?.Options ?? new ResilienceOptions();
+        RetryBudget = new RetryBudget(resilience?.Time ?? TimeProvider.System, options.RetryBudgetRatio, options.RetryBudgetMinPerSecond);
 
         Timeouts = new UpstreamTimeouts(
             TimeSpan.FromMilliseconds(config.ConnectTimeout),
@@ -45,4 +49,11 @@ internal sealed class ServiceRuntime
     public string? HostHeader { get; }
     public UpstreamTimeouts Timeouts { get; }
     public ForwarderRequestConfig RequestConfig { get; }
+    /// <summary>Caps this service's retries at a share of its recent requests.</summary>
+    public RetryBudget RetryBudget { get; }
+
+    private static BalancedTarget Target(ServiceConfig config, string destination, string authority, TargetHealth? health, ResilienceRuntime? resilience) =>
+        new(destination, authority, health, config.CircuitBreaker is { } breaker && resilience is not null
+            ? resilience.Breaker(config.Key, authority, breaker)
+            : null);
 }

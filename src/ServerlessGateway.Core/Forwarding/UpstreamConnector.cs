@@ -80,7 +80,7 @@ internal sealed partial class UpstreamConnector(IUpstreamResolver resolver, Upst
         }
         catch (OperationCanceledException) when (timeout.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
         {
-            throw new UpstreamTimeoutException($"connecting to upstream host '{host}' timed out after {connectTimeout.TotalMilliseconds} ms");
+            throw new UpstreamTimeoutException($"connecting to upstream host '{host}' timed out after {connectTimeout.TotalMilliseconds} ms") { DuringConnect = true };
         }
     }
 

@@ -12,7 +12,11 @@ internal sealed record UpstreamTimeouts(TimeSpan Connect, TimeSpan Read, TimeSpa
 }
 
 /// <summary>The upstream did not connect, send or answer within the service's timeout: maps to 504.</summary>
-public sealed class UpstreamTimeoutException(string message) : TimeoutException(message);
+public sealed class UpstreamTimeoutException(string message) : TimeoutException(message)
+{
+    /// <summary>True when no connection was made: the request never left, so it may be retried.</summary>
+    public bool DuringConnect { get; init; }
+}
 
 /// <summary>Every address of the upstream host is denied by the SSRF guard: maps to 502.</summary>
 public sealed class UpstreamAddressDeniedException(string message) : Exception(message);

@@ -27,6 +27,15 @@ public sealed class GatewayMetrics
         UpstreamDuration = Meter.CreateHistogram<double>(
             "gateway.upstream.duration", "s",
             "Time from sending a request upstream to its response headers (same tags).");
+        CircuitBreakerTransitions = Meter.CreateCounter<long>(
+            "gateway.circuit_breaker.transitions", "{transition}",
+            "Circuit breaker state changes (tags service, target, state: open, half_open, closed).");
+        UpstreamRetries = Meter.CreateCounter<long>(
+            "gateway.upstream.retries", "{retry}",
+            "Retries after connect errors (tags service; outcome: retried, budget_exhausted).");
+        TargetHealthTransitions = Meter.CreateCounter<long>(
+            "gateway.upstream.target_health.transitions", "{transition}",
+            "Upstream target health changes (tags upstream, target, state: healthy, unhealthy; check: active, passive, recovery).");
         TableTransactions = Meter.CreateCounter<long>(
             "gateway.table.transactions", "{transaction}",
             "Requests made to Table Storage (tags store: config, rate_limit; operation).");
@@ -43,4 +52,10 @@ public sealed class GatewayMetrics
     public Counter<long> RateLimitDecisions { get; }
 
     public Counter<long> TableTransactions { get; }
+
+    public Counter<long> CircuitBreakerTransitions { get; }
+
+    public Counter<long> UpstreamRetries { get; }
+
+    public Counter<long> TargetHealthTransitions { get; }
 }

@@ -2,7 +2,10 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.Logging;
 using ServerlessGateway.Forwarding;
+using Polly;
+using Polly.CircuitBreaker;
 using ServerlessGateway.Plugins;
+using ServerlessGateway.Resilience;
 using ServerlessGateway.Routing;
 using Yarp.ReverseProxy.Forwarder;
 
@@ -22,6 +25,7 @@ public sealed partial class GatewayPipeline
     private readonly HttpMessageInvoker _upstreamClient;
     private readonly PluginRuntime _pluginRuntime;
     private readonly Observability.RequestTelemetry _telemetry;
+    private readonly ResilienceRuntime _resilience;
     private readonly ILogger<GatewayPipeline> _logger;
 
     internal GatewayPipeline(
@@ -31,8 +35,10 @@ public sealed partial class GatewayPipeline
         UpstreamClient upstreamClient,
         PluginRuntime pluginRuntime,
         Observability.RequestTelemetry telemetry,
+        ResilienceRuntime resilience,
         ILogger<GatewayPipeline> logger)
     {
+        _resilience = resilience;
         _telemetry = telemetry;
         _pluginRuntime = pluginRuntime;
         _snapshots = snapshots;
@@ -165,24 +171,102 @@ public sealed partial class GatewayPipeline
 
     private async Task ForwardAsync(HttpContext context, GatewayRequestFeature feature, ServiceRuntime service)
     {
-        var destination = service.Balancer.Next();
-        if (destination is null)
-        {
-            ResponsePhase.OnGatewayResponse(context, feature);
-            await ProblemDetailsWriter.WriteAsync(context, StatusCodes.Status503ServiceUnavailable, "the upstream has no target that can take traffic");
-            return;
-        }
-
         var route = feature.Match.Route.Config;
         var upstreamPath = feature.UpstreamPathOverride ?? UpstreamPath.Build(service.Config.Path, feature.Path, route.StripPath, route.PathHandling == "v1", feature.Match.MatchedLength);
-        feature.UpstreamUri = new Uri(string.Concat(destination, upstreamPath, feature.Query), in UriOptions);
+        var retriable = service.Config.Retries > 0 && RetryPolicy.MayRetry(context);
+        if (retriable)
+        {
+            service.RetryBudget.Deposit();
+        }
 
-        feature.UpstreamStartTimestamp = System.Diagnostics.Stopwatch.GetTimestamp();
+        var firstAttempt = System.Diagnostics.Stopwatch.GetTimestamp();
+        var retries = 0;
+        var openBreakers = 0;
+        TimeSpan? retryAfter = null;
+        while (true)
+        {
+            var target = service.Balancer.Pick();
+            if (target is null)
+            {
+                // Kong: "failure to get a peer from the ring-balancer" when health checks took every target out.
+                ResponsePhase.OnGatewayResponse(context, feature);
+                await ProblemDetailsWriter.WriteAsync(context, StatusCodes.Status503ServiceUnavailable,
+                    "failure to get a peer from the ring-balancer: no target of the upstream can take traffic", feature.RequestId);
+                return;
+            }
+
+            feature.UpstreamUri = new Uri(string.Concat(target.Destination, upstreamPath, feature.Query), in UriOptions);
+            feature.UpstreamStartTimestamp = System.Diagnostics.Stopwatch.GetTimestamp();
+            var (result, brokenFor) = target.Breaker is null
+                ? (await SendOnceAsync(context, service, target.Destination), null)
+                : await SendThroughBreakerAsync(context, service, target);
+            if (brokenFor is not null)
+            {
+                // Open breaker: no upstream call; another target whose breaker is closed may take it.
+                retryAfter = retryAfter is { } earlier && earlier < brokenFor ? earlier : brokenFor;
+                if (++openBreakers < service.Balancer.Targets.Count)
+                {
+                    continue;
+                }
+
+                ResponsePhase.OnGatewayResponse(context, feature);
+                context.Response.Headers.RetryAfter = Math.Max(1, Math.Ceiling(retryAfter.Value.TotalSeconds)).ToString(System.Globalization.CultureInfo.InvariantCulture);
+                await ProblemDetailsWriter.WriteAsync(context, StatusCodes.Status503ServiceUnavailable,
+                    "the upstream's circuit breaker is open: it failed too often and is given time to recover", feature.RequestId);
+                return;
+            }
+
+            target.Health?.ReportPassive(result.Failure, result.Status);
+            if (result.Error == ForwarderError.None)
+            {
+                return;
+            }
+
+            if (retriable && result.Failure.BeforeRequestSent() && retries < service.Config.Retries && !context.Response.HasStarted
+                && RetryPolicy.WithinDeadline(firstAttempt, service.Timeouts))
+            {
+                if (!service.RetryBudget.TryWithdraw())
+                {
+                    _resilience.RetryRefused(service.Config.Key, feature.RequestId);
+                }
+                else
+                {
+                    retries++;
+                    _resilience.Retried(service.Config.Key, target.Authority, result.Failure, retries, feature.RequestId);
+                    // Kong picks the balancer's next target for each retry; YARP left the response untouched.
+                    context.Response.Clear();
+                    context.Features.Set<IForwarderErrorFeature>(null);
+                    try
+                    {
+                        await Task.Delay(RetryPolicy.Backoff(retries), _resilience.Time, context.RequestAborted);
+                    }
+                    catch (OperationCanceledException) when (context.RequestAborted.IsCancellationRequested)
+                    {
+                        // The client left while we waited: nobody to answer.
+                        return;
+                    }
+
+                    continue;
+                }
+            }
+
+            await HandleForwardErrorAsync(context, feature, result.Error);
+            return;
+        }
+    }
+
+    private async ValueTask<AttemptResult> SendOnceAsync(HttpContext context, ServiceRuntime service, string destination)
+    {
         ForwarderError error;
         using (var span = Observability.GatewayTelemetry.Source.StartActivity("gateway.upstream"))
         {
-            span?.SetTag("server.address", feature.UpstreamUri.Host);
-            span?.SetTag("server.port", feature.UpstreamUri.Port);
+            if (span is not null)
+            {
+                var uri = context.Features.GetRequiredFeature<GatewayRequestFeature>().UpstreamUri!;
+                span.SetTag("server.address", uri.Host);
+                span.SetTag("server.port", uri.Port);
+            }
+
             error = await _forwarder.SendAsync(context, destination, _upstreamClient, service.RequestConfig, GatewayTransformer.Instance);
             if (error != ForwarderError.None)
             {
@@ -190,9 +274,36 @@ public sealed partial class GatewayPipeline
             }
         }
 
-        if (error != ForwarderError.None)
+        var failure = error == ForwarderError.None
+            ? UpstreamFailure.None
+            : UpstreamFailures.Classify(error, context.Features.Get<IForwarderErrorFeature>()?.Exception);
+        return new AttemptResult(error, failure, context.Response.StatusCode);
+    }
+
+    /// <summary>One attempt through the target's breaker; the remaining break time instead when it is open.</summary>
+    private async ValueTask<(AttemptResult Result, TimeSpan? BrokenFor)> SendThroughBreakerAsync(HttpContext context, ServiceRuntime service, BalancedTarget target)
+    {
+        var resilienceContext = ResilienceContextPool.Shared.Get(context.RequestAborted);
+        try
         {
-            await HandleForwardErrorAsync(context, feature, error);
+            var outcome = await target.Breaker!.ExecuteOutcomeAsync(
+                static async (_, state) => Outcome.FromResult(await state.Pipeline.SendOnceAsync(state.Context, state.Service, state.Destination)),
+                resilienceContext,
+                (Pipeline: this, Context: context, Service: service, Destination: target.Destination));
+            switch (outcome.Exception)
+            {
+                case null:
+                    return (outcome.Result, null);
+                case BrokenCircuitException broken:
+                    return (default, broken.RetryAfter ?? TimeSpan.FromSeconds(service.Config.CircuitBreaker!.BreakDuration));
+                default:
+                    outcome.ThrowIfException();
+                    return default;
+            }
+        }
+        finally
+        {
+            ResilienceContextPool.Shared.Return(resilienceContext);
         }
     }
 

@@ -11,8 +11,9 @@ namespace ServerlessGateway.Runtime;
 /// </summary>
 public sealed class GatewaySnapshot
 {
-    private GatewaySnapshot(GatewayConfig config, Router router, string version, ConsumerIndex consumers)
+    private GatewaySnapshot(GatewayConfig config, Router router, string version, ConsumerIndex consumers, IReadOnlyList<Resilience.UpstreamHealth> activeChecks)
     {
+        ActiveChecks = activeChecks;
         Config = config;
         Router = router;
         Version = version;
@@ -26,6 +27,9 @@ public sealed class GatewaySnapshot
 
     internal ConsumerIndex Consumers { get; }
 
+    /// <summary>Upstreams whose targets the active health checker probes while this snapshot is served.</summary>
+    internal IReadOnlyList<Resilience.UpstreamHealth> ActiveChecks { get; }
+
     /// <param name="pluginRuntime">What plugin instances use at run time; required when the config has plugins.</param>
     internal static GatewaySnapshot Compile(GatewayConfig config, string version, PluginRuntime? pluginRuntime = null)
     {
@@ -38,11 +42,15 @@ public sealed class GatewaySnapshot
             }
         }
 
-        var upstreams = config.Upstreams.ToDictionary(u => u.Name, StringComparer.OrdinalIgnoreCase);
+        // Breakers and health state live in the host's resilience runtime (absent in unit tests).
+        var resilience = pluginRuntime?.Services.GetService(typeof(Resilience.ResilienceRuntime)) as Resilience.ResilienceRuntime;
+        var upstreams = config.Upstreams.ToDictionary(
+            u => u.Name, u => (Config: u, Health: Resilience.UpstreamHealth.Create(u, resilience)), StringComparer.OrdinalIgnoreCase);
         var services = new Dictionary<string, ServiceRuntime>(StringComparer.Ordinal);
         foreach (var service in config.Services)
         {
-            var runtime = new ServiceRuntime(service, upstreams.GetValueOrDefault(service.Host));
+            var upstream = upstreams.GetValueOrDefault(service.Host);
+            var runtime = new ServiceRuntime(service, upstream.Config, upstream.Health, resilience);
             services[service.Id] = runtime;
             if (service.Name is not null)
             {
@@ -71,6 +79,7 @@ public sealed class GatewaySnapshot
             });
         }
 
-        return new GatewaySnapshot(config, new Router(routes), version, config.Consumers.Count == 0 ? ConsumerIndex.Empty : new ConsumerIndex(config.Consumers));
+        var activeChecks = upstreams.Values.Where(u => u.Health is { Config.Active.Enabled: true }).Select(u => u.Health!).ToArray();
+        return new GatewaySnapshot(config, new Router(routes), version, config.Consumers.Count == 0 ? ConsumerIndex.Empty : new ConsumerIndex(config.Consumers), activeChecks);
     }
 }

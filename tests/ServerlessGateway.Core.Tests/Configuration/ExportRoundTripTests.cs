@@ -16,6 +16,7 @@ public sealed class ExportRoundTripTests
           read_timeout: 2500
           write_timeout: 3500
           retries: 2
+          circuit_breaker: {failure_ratio: 0.25, minimum_throughput: 4, sampling_duration: 10, break_duration: 3, failure_statuses: [500, 429]}
           tags: [team-a, "needs: quoting"]
           routes:
           - name: users-route
@@ -37,6 +38,9 @@ public sealed class ExportRoundTripTests
         upstreams:
         - name: pool
           host_header: pool.example.com
+          healthchecks:
+            active: {type: https, http_path: /healthz, timeout: 0.5, concurrency: 2, healthy: {interval: 2.5, successes: 2, http_statuses: [200]}, unhealthy: {interval: 1, http_failures: 3, tcp_failures: 1, timeouts: 2, http_statuses: [500]}}
+            passive: {healthy: {successes: 5}, unhealthy: {http_failures: 4, tcp_failures: 2, timeouts: 3, http_statuses: [502]}}
           targets:
           - target: 10.0.0.1
           - target: "[::1]:9000"

@@ -13,7 +13,7 @@ public sealed class ParserTests
         return result.Config!;
     }
 
-    private static IReadOnlyList<ConfigIssue> Errors(string yaml)
+    internal static IReadOnlyList<ConfigIssue> Errors(string yaml)
     {
         var result = KongDeclarativeParser.Parse(yaml);
         Assert.False(result.IsValid);
@@ -21,7 +21,7 @@ public sealed class ParserTests
         return result.Errors;
     }
 
-    private static void AssertError(IReadOnlyList<ConfigIssue> errors, string path, string messagePart) =>
+    internal static void AssertError(IReadOnlyList<ConfigIssue> errors, string path, string messagePart) =>
         Assert.True(errors.Any(e => e.Path == path && e.Message.Contains(messagePart, StringComparison.Ordinal)),
             $"expected an error at {path} containing '{messagePart}', got:\n{string.Join("\n", errors)}");
 
@@ -205,7 +205,7 @@ public sealed class ParserTests
             - name: v
               algorithm: consistent-hashing
               hash_on: header
-              healthchecks: {active: {healthy: {interval: 5}}}
+              healthchecks: {active: {healthy: {interval: 5}, https_sni: other.example}}
             """;
 
         var errors = Errors(yaml);
@@ -214,7 +214,7 @@ public sealed class ParserTests
         AssertError(errors, "services[0].routes[1].https_redirect_status_code", "only Kong's default 426");
         AssertError(errors, "upstreams[1].algorithm", "only Kong's default \"round-robin\"");
         AssertError(errors, "upstreams[1].hash_on", "not supported");
-        AssertError(errors, "upstreams[1].healthchecks", "not supported");
+        AssertError(errors, "upstreams[1].healthchecks.active.https_sni", "not supported");
         Assert.Equal(5, errors.Count);
     }
 
