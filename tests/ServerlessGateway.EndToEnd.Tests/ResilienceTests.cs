@@ -70,6 +70,7 @@ public sealed class ResilienceTests
               circuit_breaker: {"{"}failure_ratio: 0.5, minimum_throughput: 4, sampling_duration: 60, break_duration: 2{"}"}
               routes: [{"{"}name: r, paths: [/api]{"}"}]
             """);
+        using var transitions = new CounterRecorder(gateway.Services.GetRequiredService<ServerlessGateway.Observability.GatewayMetrics>().Meter, "gateway.circuit_breaker.transitions");
 
         // 1 failure in 4 (25%) keeps it closed; the 6th exchange brings the ratio to 3/6 = 50%.
         var seen = await GetManyAsync(gateway.Client, "/api", 6);
@@ -86,6 +87,9 @@ public sealed class ResilienceTests
         await PollAsync(async () => (await gateway.Client.GetAsync("/api")).StatusCode == HttpStatusCode.OK, "the half-open probe succeeds");
         Assert.Equal([HttpStatusCode.OK, HttpStatusCode.OK, HttpStatusCode.OK], await GetManyAsync(gateway.Client, "/api", 3));
         Assert.Equal(10, backend.Requests.Count);
+        Assert.Equal(1, transitions.Sum("state", "open"));
+        Assert.Equal(1, transitions.Sum("state", "half_open"));
+        Assert.Equal(1, transitions.Sum("state", "closed"));
     }
 
     [Fact(Timeout = 60_000)]
@@ -161,11 +165,15 @@ public sealed class ResilienceTests
     {
         await using var live = await TestBackend.StartAsync();
         await using var gateway = await TestGateway.StartAsync(TwoTargets(ClosedPort.Get(), live.Port));
+        using var retries = new CounterRecorder(gateway.Services.GetRequiredService<ServerlessGateway.Observability.GatewayMetrics>().Meter, "gateway.upstream.retries");
 
         var statuses = await GetManyAsync(gateway.Client, "/api/x", 4);
 
         Assert.All(statuses, status => Assert.Equal(HttpStatusCode.OK, status));
         Assert.Equal(4, live.Requests.Count);
+        // Each retry takes the balancer's next slot (as Kong's ring does), so round robin hands every request the
+        // dead target first and each is retried once; passive health checks are what take such a target out.
+        Assert.Equal(4, retries.Sum("outcome", "retried"));
     }
 
     [Fact(Timeout = 60_000)]
