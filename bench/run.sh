@@ -6,6 +6,8 @@
 #   gateway - this gateway on the Standalone host, DB-less config, no plugins
 #   jwt     - the same gateway with Kong's jwt plugin on the route (HS256, one consumer, the same token)
 #   transforms - the same gateway with correlation-id and request-transformer (the seed's $(uuid) header)
+#   traced  - the plain gateway with OpenTelemetry tracing (every request sampled) and metrics exported
+#             over OTLP to a loopback sink
 # in alternating rounds, reporting per target the median requests/s, p50 and p99 and
 # the ratios to YARP. Writes bench/results/latest.md. See bench/README.md.
 #
@@ -28,7 +30,8 @@ NICE=${BENCH_NICE:-}                    # e.g. -10: run wrk and the servers at t
 MAX_OTHER_CPU=${BENCH_MAX_OTHER_CPU:-10} # % of the machine used by others above which a round is run again ...
 EXTRA_ROUNDS=${BENCH_EXTRA_ROUNDS:-1}   # ... at most this many times in all
 QUIET_WAIT=${BENCH_QUIET_WAIT:-10}      # seconds to wait, before each round, for a quiet machine
-TARGETS=${BENCH_TARGETS:-"direct nginx yarp gateway jwt transforms"}
+ALL_TARGETS="direct nginx yarp gateway jwt transforms traced"
+TARGETS=${BENCH_TARGETS:-$ALL_TARGETS}
 REQUEST_PATH=/api/hello
 STARTUP_TIMEOUT=${BENCH_STARTUP_TIMEOUT:-60}  # seconds a server may take to answer
 BUILD_TIMEOUT=${BENCH_BUILD_TIMEOUT:-900}     # seconds per dotnet publish (first restore is slow)
@@ -44,8 +47,8 @@ if (( ROUNDS < 1 || DURATION < 1 || CONNECTIONS < 1 )); then
   exit 2
 fi
 for target in $TARGETS; do
-  case $target in direct | nginx | yarp | gateway | jwt | transforms) ;; *)
-    echo "bench: unknown target '$target' in BENCH_TARGETS (direct nginx yarp gateway jwt transforms)" >&2
+  case " $ALL_TARGETS " in *" $target "*) ;; *)
+    echo "bench: unknown target '$target' in BENCH_TARGETS ($ALL_TARGETS)" >&2
     exit 2
     ;;
   esac
@@ -55,7 +58,7 @@ if [[ " $TARGETS " != *" yarp "* ]]; then
   exit 2
 fi
 # A partial run must not overwrite the published full result.
-if [[ $TARGETS == "direct nginx yarp gateway jwt transforms" ]]; then
+if [[ $TARGETS == "$ALL_TARGETS" ]]; then
   OUTPUT=${BENCH_OUTPUT:-$BENCH/results/latest.md}
 else
   OUTPUT=${BENCH_OUTPUT:-$WORK/partial.md}
@@ -266,7 +269,7 @@ rm -rf "$WORK/logs" "$WORK/publish" "$WORK/nginx" "$WORK/gateway" "$WORK/wrk"
 mkdir -p "$WORK/logs" "$WORK/publish" "$WORK/nginx" "$WORK/gateway" "$WORK/wrk" "$(dirname "$OUTPUT")"
 
 # The gateway first: if it does not build, fail before spending minutes on the peers.
-if has_target gateway || has_target jwt || has_target transforms; then
+if has_target gateway || has_target jwt || has_target transforms || has_target traced; then
   publish gateway "$ROOT/src/ServerlessGateway.Standalone/ServerlessGateway.Standalone.csproj" ||
     die "the gateway (src/ServerlessGateway.Standalone) does not build; no benchmark run"
 fi
@@ -434,6 +437,17 @@ YAML
   start_gateway transforms "$WORK/gateway/kong-transforms.yaml"
 fi
 
+if has_target traced; then
+  # Tracing and metrics on, exported as a production setup would: OTLP over HTTP to a collector,
+  # here a second backend process on the load core that accepts every export (POST /v1/*).
+  free_port SINK_PORT
+  start otlp-sink load "${DOTNET_ENV[@]}" dotnet "$WORK/publish/backend/Backend.dll" --urls "http://127.0.0.1:$SINK_PORT"
+  wait_ready otlp-sink "http://127.0.0.1:$SINK_PORT$REQUEST_PATH" || die "the OTLP sink did not start"
+  start_gateway traced "$WORK/gateway/kong.yaml" \
+    OTEL_EXPORTER_OTLP_ENDPOINT="http://127.0.0.1:$SINK_PORT" OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf \
+    Gateway__Tracing__SampleRatio=1
+fi
+
 # Same answer through every target: a proxy that fails fast must not look fast.
 EXPECTED=$(curl -s --max-time 5 "$BACKEND_URL$REQUEST_PATH")
 for target in $TARGETS; do
@@ -565,7 +579,7 @@ N=${#TARGET_LIST[@]}
 # shape. So both .NET proxies get INITIAL_WARMUP seconds each, first; the backend, also .NET,
 # is warmed by the same traffic; nginx needs none, direct and nginx get a few seconds.
 if ((INITIAL_WARMUP > 0)); then
-  for target in yarp gateway jwt transforms direct nginx; do
+  for target in yarp gateway jwt transforms traced direct nginx; do
     has_target "$target" || continue
     seconds=$INITIAL_WARMUP
     if [[ $target == direct || $target == nginx ]] && ((seconds > 5)); then seconds=5; fi
@@ -640,6 +654,7 @@ label() {
     gateway) echo "ServerlessGateway (Standalone, no plugins)" ;;
     jwt) echo "ServerlessGateway + jwt plugin (HS256, repeat token)" ;;
     transforms) echo "ServerlessGateway + correlation-id + request-transformer" ;;
+    traced) echo "ServerlessGateway + tracing (100% sampled) + metrics over OTLP" ;;
   esac
 }
 
@@ -660,6 +675,10 @@ if has_target gateway; then
   if has_target transforms; then
     VERDICT+=$'\n'$(awk -v t="${MED_RPS[transforms]}" -v g="${MED_RPS[gateway]}" -v y="${MED_RPS[yarp]}" 'BEGIN {
       printf "- transforms: correlation-id + request-transformer %.2fx the plain gateway, %.2fx YARP (issue 6: no regression beyond noise, about 10%% here)", t / g, t / y }')
+  fi
+  if has_target traced; then
+    VERDICT+=$'\n'$(awk -v t="${MED_RPS[traced]}" -v g="${MED_RPS[gateway]}" -v y="${MED_RPS[yarp]}" -v tp="${MED_P99[traced]}" -v yp="${MED_P99[yarp]}" 'BEGIN {
+      printf "- traced: tracing + metrics on %.2fx the plain gateway, %.2fx YARP, p99 %.2fx YARP (issue 8: ratios within noise)", t / g, t / y, tp / yp }')
   fi
   if has_target jwt; then
     VERDICT+=$'\n'$(awk -v j="${MED_RPS[jwt]}" -v y="${MED_RPS[yarp]}" 'BEGIN {
@@ -724,6 +743,9 @@ if [[ -n $(git -C "$ROOT" status --porcelain -- src 2>/dev/null) ]]; then DIRTY=
   echo "- gateway: DB-less, \`Gateway__ConfigFile\` = one service \`$BACKEND_URL\`, one route \`paths: [/]\`, no plugins"
   if has_target transforms; then
     echo "- transforms: the same gateway build and route plus \`correlation-id\` (defaults) and \`request-transformer\` adding \`X-Correlation-ID:\$(uuid)\`, as the seed config does"
+  fi
+  if has_target traced; then
+    echo "- traced: the plain gateway's build and config with \`OTEL_EXPORTER_OTLP_ENDPOINT\` set (http/protobuf to a loopback sink that accepts every export) and \`Gateway__Tracing__SampleRatio=1\`: a server span, an upstream span and HttpClient's span per request, W3C context to the backend, the gateway meter's histograms exported every 60 s"
   fi
   if has_target jwt; then
     echo "- jwt: the same gateway build and route plus Kong's \`jwt\` plugin (\`claims_to_verify: [exp]\`), one consumer with an HS256 \`jwt_secrets\` entry; wrk sends the same valid \`Authorization: Bearer\` token on every request (a repeat client: the validated-token cache answers)"

@@ -15,6 +15,12 @@ var body = Encoding.UTF8.GetBytes(
 app.Run(context =>
 {
     var response = context.Response;
+    if (HttpMethods.IsPost(context.Request.Method) && context.Request.Path.StartsWithSegments("/v1", StringComparison.Ordinal))
+    {
+        // The traced target's OTLP exports (POST /v1/traces, /v1/metrics): accepted and dropped.
+        return context.Request.Body.CopyToAsync(Stream.Null);
+    }
+
     if (!string.Equals(context.Request.Path.Value, "/api/hello", StringComparison.Ordinal))
     {
         response.StatusCode = StatusCodes.Status404NotFound;
