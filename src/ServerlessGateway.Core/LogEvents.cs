@@ -20,4 +20,11 @@ internal static class LogEvents
     public const int UpstreamAddressDenied = 2000;
     public const int UpstreamError = 2001;
     public const int TransformValueDropped = 2100;
+    public const int RateLimitNoStore = 2200;
+    public const int RateLimitStoreUnavailable = 2201;
+    public const int RateLimitStoreRecovered = 2202;
+    public const int RateLimitDropFailed = 2203;
+    public const int RateLimitStrictFallback = 2204;
+    public const int RateLimitFlushFailed = 2205;
+    public const int RateLimitLoopFailed = 2206;
 }
