@@ -116,11 +116,11 @@ internal sealed class InMemoryRateLimitStore : IRateLimitStore
         }
     }
 
-    public long StrictCount(CounterId id)
+    public long StrictCountWhere(Func<CounterId, bool> predicate)
     {
         lock (_gate)
         {
-            return _strict.GetValueOrDefault(id);
+            return _strict.Where(e => predicate(e.Key)).Sum(e => e.Value);
         }
     }
 
