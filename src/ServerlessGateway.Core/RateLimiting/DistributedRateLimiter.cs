@@ -304,6 +304,23 @@ internal sealed partial class DistributedRateLimiter
                     continue;
                 }
 
+                if (!flush && !slot.Dirty && slot.Synced)
+                {
+                    // Idle since the last sync: refresh the view (and shrink the reservation as the others'
+                    // demand grows) less and less often, so a quiet key costs little over a long window.
+                    if (now < slot.IdleUntil)
+                    {
+                        continue;
+                    }
+
+                    slot.IdleRounds = Math.Min(slot.IdleRounds + 1, 6);
+                    slot.IdleUntil = now + (Interval * (1 << slot.IdleRounds));
+                }
+                else
+                {
+                    slot.IdleRounds = 0;
+                }
+
                 var reserve = flush ? 0 : slot.Allowance(slot.Admitted, slot.Offered, live, now);
                 slot.AdmitUpTo = Math.Min(slot.AdmitUpTo, slot.Admitted + reserve);
                 slot.PublishedReserve = reserve;
@@ -366,7 +383,9 @@ internal sealed partial class DistributedRateLimiter
         {
             foreach (var slot in _slots)
             {
-                if (slot is not null && (slot.Final is not null || now < slot.ExpiresAt))
+                // A window with counts (or, sliding, a previous window that still weighs) is kept, as are unwritten final counts.
+                if (slot is not null && (slot.Final is not null
+                    || (now < slot.ExpiresAt && (slot.Offered > 0 || (slot.Sliding && slot.PreviousTotal > 0)))))
                 {
                     return false;
                 }
@@ -397,6 +416,8 @@ internal sealed partial class DistributedRateLimiter
         public int OthersCount;
         public long PreviousTotal;
         public double Share = -1;
+        public int IdleRounds;
+        public DateTimeOffset IdleUntil;
         public (CounterId Id, CounterValue Value)? Final;
 
         public DateTimeOffset ExpiresAt => Sliding ? RateLimitWindow.End(Period, End) : End;
