@@ -94,18 +94,17 @@ internal sealed partial class RateLimitingPlugin : GatewayPlugin
 
         var key = string.Concat(_keyPrefix, Identifier(context));
         var now = _counters.Time.GetUtcNow();
-        var usage = new PeriodUsage[_settings.Limits.Length];
-        switch (_policy)
+        if (_policy == RateLimitPolicy.Strict)
         {
-            case RateLimitPolicy.Local:
-                var local = _counters.Local.TryAcquire(key, _settings.Limits, _settings.Sliding, now, usage);
-                return ValueTask.FromResult(Finish(context, local, usage, now));
-            case RateLimitPolicy.Distributed:
-                var distributed = _counters.Distributed!.TryAcquire(key, _settings.Limits, _settings.Sliding, _settings.SyncInterval, _settings.FaultTolerant, now, usage);
-                return ValueTask.FromResult(Finish(context, distributed, usage, now));
-            default:
-                return StrictAsync(context, key, now, usage);
+            return StrictAsync(context, key, now, new PeriodUsage[_settings.Limits.Length]);
         }
+
+        // Local and distributed decide from memory, synchronously: no allocation for the per-period results.
+        Span<PeriodUsage> usage = stackalloc PeriodUsage[_settings.Limits.Length];
+        var outcome = _policy == RateLimitPolicy.Local
+            ? _counters.Local.TryAcquire(key, _settings.Limits, _settings.Sliding, now, usage)
+            : _counters.Distributed!.TryAcquire(key, _settings.Limits, _settings.Sliding, _settings.SyncInterval, _settings.FaultTolerant, now, usage);
+        return ValueTask.FromResult(Finish(context, outcome, usage, now));
     }
 
     private async ValueTask<PluginResult> StrictAsync(GatewayContext context, string key, DateTimeOffset now, PeriodUsage[] usage)

@@ -5,7 +5,6 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Time.Testing;
 using ServerlessGateway.Configuration;
-using ServerlessGateway.Forwarding;
 using ServerlessGateway.Observability;
 using ServerlessGateway.Plugins;
 using ServerlessGateway.RateLimiting;
@@ -40,13 +39,7 @@ internal sealed class RateLimitHarness : IDisposable
             provider.GetRequiredService<GatewayMetrics>(),
             NullLoggerFactory.Instance,
             new RateLimitStoreTimeouts(TimeSpan.FromSeconds(5), TimeSpan.FromMilliseconds(500)));
-        var withCounters = new ServiceCollection().AddSingleton(Counters).BuildServiceProvider();
-        _runtime = new PluginRuntime(
-            Time,
-            new CredentialProtector(null),
-            NullLoggerFactory.Instance,
-            new UpstreamClient(new UpstreamConnector(new DnsUpstreamResolver(), new UpstreamAddressPolicy(), NullLogger<UpstreamConnector>.Instance)),
-            withCounters);
+        _runtime = Authentication.JwtHarness.NewRuntime(Time, new CredentialProtector(null), new ServiceCollection().AddSingleton(Counters).BuildServiceProvider());
 
         var parsed = KongDeclarativeParser.Parse($$"""
             _format_version: "3.0"
@@ -133,6 +126,18 @@ internal sealed class RateLimitHarness : IDisposable
         setup?.Invoke(http);
         var result = await Plugin.AccessAsync(new GatewayContext(http, feature, _snapshot, _runtime));
         return new Response(result, http.Response.Headers);
+    }
+
+    /// <summary>Sends <paramref name="count"/> requests from one client; returns how many were admitted.</summary>
+    public async Task<int> CountAdmittedAsync(int count)
+    {
+        var admitted = 0;
+        for (var i = 0; i < count; i++)
+        {
+            admitted += (await SendAsync()).Admitted ? 1 : 0;
+        }
+
+        return admitted;
     }
 
     public void Dispose() => _listener.Dispose();

@@ -201,18 +201,11 @@ public sealed class RateLimitingPluginTests
     {
         // Arrange: 10 admitted in the first minute.
         using var harness = new RateLimitHarness("{minute: 10, window_type: sliding}");
-        for (var i = 0; i < 10; i++)
-        {
-            Assert.True((await harness.SendAsync()).Admitted);
-        }
+        Assert.Equal(10, await harness.CountAdmittedAsync(10));
 
         // Act: 45 s into the next minute the previous count weighs 10 * 0.25 = 2.5, so 7 more fit.
         harness.Time.Advance(TimeSpan.FromSeconds(105));
-        var admitted = 0;
-        for (var i = 0; i < 10; i++)
-        {
-            admitted += (await harness.SendAsync()).Admitted ? 1 : 0;
-        }
+        var admitted = await harness.CountAdmittedAsync(10);
 
         // Assert
         Assert.Equal(7, admitted);
@@ -320,11 +313,7 @@ public sealed class RateLimitingPluginTests
         store.Failing = true;
 
         // Act
-        var admitted = 0;
-        for (var i = 0; i < 10; i++)
-        {
-            admitted += (await harness.SendAsync()).Admitted ? 1 : 0;
-        }
+        var admitted = await harness.CountAdmittedAsync(10);
 
         // Assert
         Assert.Equal(4, admitted);
