@@ -1,5 +1,6 @@
 using System.Net;
 using ServerlessGateway.EndToEnd.Tests.Infrastructure;
+using static ServerlessGateway.EndToEnd.Tests.ManagementApiTests;
 
 namespace ServerlessGateway.EndToEnd.Tests;
 
@@ -136,5 +137,28 @@ public sealed class RateLimitingTests
         Assert.Equal(["jwt", "rate-limiting", "jwt", "request-transformer"], parsed.Config!.Plugins.Select(p => p.Name));
         await Problem.AssertAsync(unauthenticated, HttpStatusCode.Unauthorized);
         Assert.Empty(backend.Requests);
+    }
+
+    [Fact(Timeout = 60_000)]
+    public async Task A_redis_password_in_an_imported_kong_file_is_not_kept_in_the_config_export_or_history()
+    {
+        // Arrange
+        await using var backend = await TestBackend.StartAsync();
+        await using var gateway = await TestGateway.StartAsync("_format_version: \"3.0\"\n", settings: AdminSettings());
+        var kong = Config(backend.Url, "{minute: 5, policy: redis, redis: {host: cache.internal, port: 6379, password: s3cret-redis-pass}, redis_password: s3cret-legacy-pass}");
+
+        // Act
+        var import = await gateway.Client.SendAsync(Admin(HttpMethod.Post, "/_gateway/config", kong, "application/yaml"));
+        var export = await (await gateway.Client.SendAsync(Admin(HttpMethod.Get, "/_gateway/config"))).Content.ReadAsStringAsync();
+        var version = (await JsonAsync(import))["version"]!.GetValue<long>();
+        var history = await (await gateway.Client.SendAsync(Admin(HttpMethod.Get, $"/_gateway/config/history/{version}"))).Content.ReadAsStringAsync();
+        var limited = await gateway.Client.GetAsync("/api/x");
+
+        // Assert
+        Assert.Equal(HttpStatusCode.Created, import.StatusCode);
+        Assert.Contains("rate-limiting", export, StringComparison.Ordinal);
+        Assert.DoesNotContain("s3cret", export, StringComparison.Ordinal);
+        Assert.DoesNotContain("s3cret", history, StringComparison.Ordinal);
+        Assert.Equal("5", Header(limited, "X-RateLimit-Limit-Minute"));
     }
 }
