@@ -19,32 +19,23 @@ namespace ServerlessGateway.RateLimiting;
 /// Before the first sync of a counter the allowance is the share from the previous window, else
 /// limit / live instances. The design and its measured accuracy are in docs/rate-limiting.md.
 /// </summary>
-internal sealed partial class DistributedRateLimiter
+internal sealed partial class DistributedRateLimiter(string instanceId, RateLimitStoreGuard guard, TimeProvider time, TimeSpan defaultInterval, ILogger logger)
 {
     /// <summary>Demand-share smoothing: share = (demand + floor) / (1 + instances * floor).</summary>
     public const double DemandFloor = 0.02;
 
     private readonly ConcurrentDictionary<string, Entry> _entries = new(StringComparer.Ordinal);
-    private readonly RateLimitStoreGuard _guard;
-    private readonly TimeProvider _time;
-    private readonly ILogger _logger;
+    private readonly RateLimitStoreGuard _guard = guard;
+    private readonly TimeProvider _time = time;
+    private readonly ILogger _logger = logger;
     private readonly SemaphoreSlim _syncing = new(1, 1);
     private volatile int _liveInstances = 1;
     private volatile bool _storeAvailable = true;
 
-    public DistributedRateLimiter(string instanceId, RateLimitStoreGuard guard, TimeProvider time, TimeSpan defaultInterval, ILogger logger)
-    {
-        InstanceId = instanceId;
-        _guard = guard;
-        _time = time;
-        DefaultInterval = defaultInterval;
-        _logger = logger;
-    }
-
-    public string InstanceId { get; }
+    public string InstanceId { get; } = instanceId;
 
     /// <summary>The sync interval of counters whose plugin leaves <c>sync_rate</c> at -1.</summary>
-    public TimeSpan DefaultInterval { get; }
+    public TimeSpan DefaultInterval { get; } = defaultInterval;
 
     /// <summary>False from a failed store call until the next successful one.</summary>
     public bool StoreAvailable => _storeAvailable;
@@ -265,11 +256,12 @@ internal sealed partial class DistributedRateLimiter
                 var retry = blocked
                     ? RateLimitWindow.RetryAfter(period, limit, globalCount, slot.PreviousTotal, sliding, slot.Start, now)
                     : TimeSpan.Zero;
-                usage[i] = new(period, limit, Math.Max(0, (long)Math.Floor(budget - globalCount - (blocked ? 0 : 1))), slot.End, slot.End - slot.Start, blocked, retry);
+                usage[i] = new(period, limit, blocked ? 0 : Math.Max(0, (long)Math.Floor(budget - globalCount - 1)), slot.End, slot.End - slot.Start, blocked, retry);
             }
 
             if (!admit)
             {
+                PeriodUsage.Uncount(usage);
                 return RateLimitOutcome.Rejected;
             }
 

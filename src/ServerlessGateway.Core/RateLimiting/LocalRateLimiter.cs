@@ -79,15 +79,7 @@ internal sealed class LocalRateLimiter
 
             if (!admit)
             {
-                // Periods that had room show what remains without this request (Kong's headers do the same).
-                for (var i = 0; i < usage.Length; i++)
-                {
-                    if (!usage[i].Blocked)
-                    {
-                        usage[i] = usage[i] with { Remaining = usage[i].Remaining + 1 };
-                    }
-                }
-
+                PeriodUsage.Uncount(usage);
                 return RateLimitOutcome.Rejected;
             }
 

@@ -15,6 +15,21 @@ internal readonly record struct PeriodUsage(
     TimeSpan RetryAfter)
 {
     public bool Evaluated => Limit > 0;
+
+    /// <summary>
+    /// A rejected request is not counted: the periods that had room show what remains without it
+    /// (their <see cref="Remaining"/> was computed as if it were admitted), as Kong's headers do.
+    /// </summary>
+    public static void Uncount(Span<PeriodUsage> usage)
+    {
+        for (var i = 0; i < usage.Length; i++)
+        {
+            if (!usage[i].Blocked)
+            {
+                usage[i] = usage[i] with { Remaining = usage[i].Remaining + 1 };
+            }
+        }
+    }
 }
 
 /// <summary>How a rate-limit decision ended; one place (the plugin) maps it to a response and a metric.</summary>

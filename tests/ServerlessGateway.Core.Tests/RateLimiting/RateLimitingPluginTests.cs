@@ -363,6 +363,7 @@ public sealed class RateLimitingPluginTests
 
         // Assert
         Assert.True(first.Admitted);
+        Assert.Equal("4", first.Header("X-RateLimit-Remaining-Minute"));
         Assert.Equal(calls, callsAfterDecision);
         Assert.Equal(503, down.Result.Status);
         Assert.True(tolerated.Admitted);
