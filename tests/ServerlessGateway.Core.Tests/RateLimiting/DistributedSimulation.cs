@@ -23,6 +23,12 @@ internal sealed class DistributedSimulation(Func<int, double[]> split, double lo
 
     public TimeSpan Latency { get; init; }
 
+    /// <summary>Sliding windows (<c>window_type: sliding</c>) instead of fixed ones.</summary>
+    public bool Sliding { get; init; }
+
+    /// <summary>With <see cref="Sliding"/>: the highest weighted count (current + previous x (1 - elapsed)) seen at any step.</summary>
+    public double MaxSlidingCount { get; private set; }
+
     public int StoreCalls { get; private set; }
 
     /// <summary>Runs one-minute windows; returns the admitted count of each.</summary>
@@ -78,7 +84,7 @@ internal sealed class DistributedSimulation(Func<int, double[]> split, double lo
                 while (owed[i] >= 1)
                 {
                     owed[i] -= 1;
-                    if (instances[i].TryAcquire("key", limits, sliding: false, syncInterval: null, faultTolerant: true, now, usage) == RateLimitOutcome.Admitted)
+                    if (instances[i].TryAcquire("key", limits, Sliding, syncInterval: null, faultTolerant: true, now, usage) == RateLimitOutcome.Admitted)
                     {
                         admitted[window]++;
                     }
@@ -91,6 +97,12 @@ internal sealed class DistributedSimulation(Func<int, double[]> split, double lo
                     nextSync[i] += SyncInterval;
                     syncs[i] = instances[i].SyncAsync(flush: false, CancellationToken.None);
                 }
+            }
+
+                if (Sliding && window > 0)
+            {
+                var elapsed = (double)(now - Epoch.AddMinutes(window)).Ticks / TimeSpan.TicksPerMinute;
+                MaxSlidingCount = Math.Max(MaxSlidingCount, admitted[window] + (admitted[window - 1] * (1 - elapsed)));
             }
 
             time.Advance(Step);

@@ -104,4 +104,21 @@ public sealed class DistributedSimulationTests(ITestOutputHelper output)
         // Assert
         Assert.All(result, admitted => Assert.InRange(admitted, Limit * 98 / 100, Limit * 102 / 100));
     }
+
+    [Theory(Timeout = 60_000)]
+    [InlineData(new[] { 1 / 3.0, 1 / 3.0, 1 / 3.0 }, 3.0)]
+    [InlineData(new[] { 0.90, 0.05, 0.05 }, 2.0)]
+    public async Task Sliding_windows_keep_the_weighted_count_within_the_limit_at_every_step(double[] split, double load)
+    {
+        // Arrange
+        var simulation = new DistributedSimulation(_ => split, load) { Sliding = true };
+
+        // Act
+        var result = await simulation.RunAsync(windows: 5);
+        output.WriteLine($"sliding {load}x: {string.Join(", ", result)}; max weighted count {simulation.MaxSlidingCount:F1}");
+
+        // Assert: the weighted count never passes the limit; after the first window, each fixed window still gets ~the limit.
+        Assert.InRange(simulation.MaxSlidingCount, Limit * 0.98, Limit * 1.02);
+        Assert.All(result.Skip(1), admitted => Assert.InRange(admitted, Limit * 95 / 100, Limit * 102 / 100));
+    }
 }
