@@ -21,6 +21,18 @@ public sealed class GatewayOptions
     /// <summary>Registry poll interval in seconds (DESIGN.md §4).</summary>
     public int ConfigRefreshSeconds { get; set; } = 5;
 
+    /// <summary>
+    /// This instance's identity for sharded rate-limit counters (DESIGN.md §5). Unset: Azure's
+    /// <c>WEBSITE_INSTANCE_ID</c>, else host name and process id.
+    /// </summary>
+    public string? InstanceId { get; set; }
+
+    /// <summary><see cref="InstanceId"/>, or its default.</summary>
+    public string ResolveInstanceId() =>
+        !string.IsNullOrWhiteSpace(InstanceId) ? InstanceId
+        : Environment.GetEnvironmentVariable("WEBSITE_INSTANCE_ID") is { Length: > 0 } azure ? azure
+        : string.Concat(Environment.MachineName, "-", Environment.ProcessId.ToString(System.Globalization.CultureInfo.InvariantCulture));
+
     public SecretsOptions Secrets { get; set; } = new();
 
     /// <summary>Retry budget and passive health recovery (docs/resilience.md).</summary>

@@ -7,6 +7,7 @@ using ServerlessGateway.Authentication.Jwks;
 using ServerlessGateway.Forwarding;
 using ServerlessGateway.Management;
 using ServerlessGateway.Plugins;
+using ServerlessGateway.RateLimiting;
 using ServerlessGateway.Registry;
 using ServerlessGateway.Runtime;
 
@@ -69,6 +70,7 @@ public static class GatewayServiceCollectionExtensions
             sp.GetRequiredService<TimeProvider>(),
             sp.GetRequiredService<ILogger<ConfigRegistry>>()));
         services.AddHostedService<ConfigRegistryService>();
+        services.AddGatewayRateLimiting();
         services.AddSingleton(sp => new OidcKeyCache(
             sp.GetRequiredService<UpstreamClient>().Invoker,
             sp.GetRequiredService<TimeProvider>(),

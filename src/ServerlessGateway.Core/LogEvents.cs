@@ -28,5 +28,12 @@ internal static class LogEvents
     public const int TransformValueDropped = 2100;
     public const int TransformBodyUntouched = 2101;
     public const int ResponseBodyNotJson = 2102;
+    public const int RateLimitNoStore = 2200;
+    public const int RateLimitStoreUnavailable = 2201;
+    public const int RateLimitStoreRecovered = 2202;
+    public const int RateLimitDropFailed = 2203;
+    public const int RateLimitStrictFallback = 2204;
+    public const int RateLimitFlushFailed = 2205;
+    public const int RateLimitLoopFailed = 2206;
     public const int AccessLog = 3000;
 }

@@ -195,7 +195,7 @@ public sealed class EntityApiTests
     {
         await using var gateway = await TestGateway.StartAsync("_format_version: \"3.0\"\n", settings: AdminSettings());
 
-        var response = await gateway.Client.SendAsync(Admin(HttpMethod.Post, "/_gateway/plugins", "{\"name\": \"rate-limiting\"}"));
+        var response = await gateway.Client.SendAsync(Admin(HttpMethod.Post, "/_gateway/plugins", "{\"name\": \"grpc-gateway\"}"));
         var list = await gateway.Client.SendAsync(Admin(HttpMethod.Get, "/_gateway/plugins"));
 
         await Problem.AssertAsync(response, HttpStatusCode.BadRequest);

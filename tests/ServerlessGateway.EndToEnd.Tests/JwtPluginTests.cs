@@ -23,40 +23,15 @@ public sealed class JwtPluginTests
     private static string Example(string name) => File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "Examples", name));
 
     /// <summary>
-    /// The seed with the plugins whose issues have not landed (rate-limiting, request-transformer) cut
-    /// out and its two jwt plugins kept as they are, plus consumers with jwt_secrets and, on the orders
-    /// route, a more specific jwt instance that verifies exp/nbf (Kong's default verifies neither).
+    /// The seed unchanged (its two jwt plugins, rate-limiting and request-transformer), plus consumers with
+    /// jwt_secrets and, on the orders route, a more specific jwt instance that verifies exp/nbf (Kong's
+    /// default verifies neither).
     /// </summary>
     private static string Seed(string backendUrl, string? extra = null)
     {
-        var kept = new List<string>();
-        var inPlugins = false;
-        var skipping = false;
-        foreach (var line in Example("seed-kong.yaml").Split('\n'))
-        {
-            if (line.TrimEnd() == "  plugins:")
-            {
-                inPlugins = true;
-            }
-            else if (inPlugins && line.StartsWith("  - name: ", StringComparison.Ordinal))
-            {
-                skipping = !line.StartsWith("  - name: jwt", StringComparison.Ordinal);
-            }
-            else if (inPlugins && !line.StartsWith("    ", StringComparison.Ordinal))
-            {
-                inPlugins = false;
-                skipping = false;
-            }
-
-            if (!skipping)
-            {
-                kept.Add(line);
-            }
-        }
-
         var aliceRsaPem = AliceRsa.ExportSubjectPublicKeyInfoPem().Replace("\n", "\\n", StringComparison.Ordinal);
         var bobEcPem = BobEc.ExportSubjectPublicKeyInfoPem().Replace("\n", "\\n", StringComparison.Ordinal);
-        return string.Join('\n', kept)
+        return Example("seed-kong.yaml")
             .Replace("http://user-service:3001", backendUrl, StringComparison.Ordinal)
             .Replace("http://order-service:3002", backendUrl, StringComparison.Ordinal)
             + $$"""
@@ -80,13 +55,38 @@ public sealed class JwtPluginTests
     }
 
     [Fact]
-    public void The_seed_imports_with_its_jwt_plugins_once_unlanded_plugins_are_cut()
+    public void The_seed_imports_unchanged_with_every_plugin()
     {
         var result = Configuration.KongDeclarativeParser.Parse(Seed("http://127.0.0.1:1"));
 
         Assert.True(result.IsValid, string.Join("\n", result.Errors));
         Assert.Equal(3, result.Config!.Plugins.Count(p => p.Name == "jwt"));
-        Assert.DoesNotContain(result.Config.Plugins, p => p.Name is "rate-limiting" or "request-transformer");
+        Assert.Single(result.Config.Plugins, p => p.Name == "rate-limiting");
+        Assert.Single(result.Config.Plugins, p => p.Name == "request-transformer");
+    }
+
+    [Fact(Timeout = 60_000)]
+    public async Task The_seeds_rate_limiting_counts_each_consumer_and_answers_with_its_headers()
+    {
+        await using var backend = await TestBackend.StartAsync();
+        await using var gateway = await TestGateway.StartAsync(Seed(backend.Url));
+
+        async Task<HttpResponseMessage> GetUsersAsync(string issuer)
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Get, "/api/users");
+            request.Headers.Authorization = new("Bearer", Hmac(new JsonObject { ["iss"] = issuer }));
+            return await gateway.Client.SendAsync(request);
+        }
+
+        var first = await GetUsersAsync("alice-iss");
+        var second = await GetUsersAsync("alice-iss");
+
+        Assert.Equal(HttpStatusCode.OK, first.StatusCode);
+        Assert.Equal("1000", first.Headers.GetValues("X-RateLimit-Limit-Minute").Single());
+        Assert.Equal("999", first.Headers.GetValues("X-RateLimit-Remaining-Minute").Single());
+        Assert.Equal("998", second.Headers.GetValues("RateLimit-Remaining").Single());
+        Assert.Equal("\"minute\";q=1000;w=60", second.Headers.GetValues("RateLimit-Policy").Single());
+        Assert.Equal(2, backend.Requests.Count);
     }
 
     [Fact(Timeout = 60_000)]

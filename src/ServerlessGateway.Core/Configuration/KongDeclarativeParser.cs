@@ -1107,6 +1107,7 @@ public static partial class KongDeclarativeParser
                     Service = p.Service is null ? null : services[p.Service],
                     Route = p.Route is null ? null : routes[p.Route],
                     Consumer = p.Consumer is null ? null : consumers[p.Consumer],
+                    Config = PluginCatalog.Definitions.TryGetValue(p.Name, out var definition) ? definition.StoredConfig(p.Config) : p.Config,
                 };
             }
         }

@@ -34,6 +34,9 @@ internal sealed class MapReader
         return new MapReader(node, path, errors);
     }
 
+    /// <summary>Every field as written, read or not.</summary>
+    public IReadOnlyList<KeyValuePair<string, ConfigNode>> Entries => _node.Entries;
+
     public string At(string key) => Path.Length == 0 ? key : $"{Path}.{key}";
 
     public void Error(string key, string message) => _errors.Add(new(At(key), message));

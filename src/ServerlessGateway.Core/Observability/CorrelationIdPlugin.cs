@@ -90,7 +90,7 @@ internal sealed class CorrelationIdPlugin(PluginConfig config, CorrelationIdPlug
     }
 
     /// <summary>An RFC 9110 §5.6.2 token: what a header name may be.</summary>
-    private static bool IsToken(string name)
+    internal static bool IsToken(string name)
     {
         foreach (var c in name)
         {

@@ -25,6 +25,12 @@ internal abstract class PluginDefinition
     /// <summary>Checks <paramref name="config"/> (a reader over <c>plugins[i].config</c>: errors carry that path) and calls its Finish.</summary>
     public abstract void Validate(MapReader config, PluginValidationContext context);
 
+    /// <summary>
+    /// The config as stored and exported, given one that validated: by default as written. A plugin drops
+    /// here fields it accepts but ignores and must not keep (rate-limiting's Redis settings, which may hold a password).
+    /// </summary>
+    public virtual System.Text.Json.Nodes.JsonObject StoredConfig(System.Text.Json.Nodes.JsonObject config) => config;
+
     /// <summary>Creates the instance serving <paramref name="plugin"/> (whose config validated).</summary>
     public abstract GatewayPlugin Create(PluginConfig plugin, PluginRuntime runtime);
 }

@@ -133,12 +133,12 @@ internal sealed class JwtHarness
 
     public JwtPlugin Plugin { get; }
 
-    public static PluginRuntime NewRuntime(TimeProvider time, CredentialProtector protector) => new(
+    public static PluginRuntime NewRuntime(TimeProvider time, CredentialProtector protector, IServiceProvider? services = null) => new(
         time,
         protector,
         NullLoggerFactory.Instance,
         new UpstreamClient(new UpstreamConnector(new DnsUpstreamResolver(), new UpstreamAddressPolicy(), NullLogger<UpstreamConnector>.Instance)),
-        new ServiceCollection().BuildServiceProvider());
+        services ?? new ServiceCollection().BuildServiceProvider());
 
     public static string Consumer(string username, string key, string algorithm = "HS256", string? secret = null, string? publicKey = null)
     {
