@@ -14,7 +14,7 @@ internal static class RateLimitingServiceCollectionExtensions
     public static IServiceCollection AddGatewayRateLimiting(this IServiceCollection services)
     {
         services.AddSingleton(sp => new RateLimitCounters(
-            sp.GetRequiredService<IOptions<GatewayOptions>>().Value.ResolveInstanceId(),
+            CounterRowOwner(sp.GetRequiredService<IOptions<GatewayOptions>>().Value.ResolveInstanceId()),
             sp.GetService<IRateLimitStore>(),
             sp.GetRequiredService<TimeProvider>(),
             sp.GetRequiredService<GatewayMetrics>(),
@@ -22,4 +22,13 @@ internal static class RateLimitingServiceCollectionExtensions
         services.AddHostedService(sp => new RateLimitSyncService(sp.GetRequiredService<RateLimitCounters>()));
         return services;
     }
+
+    /// <summary>
+    /// Whose counter rows this process writes: the instance id plus this process's incarnation. Rows hold
+    /// absolute counts, so a process restarted on the same instance (Azure keeps <c>WEBSITE_INSTANCE_ID</c>)
+    /// must not overwrite the counts its predecessor already admitted in the current window: it writes its
+    /// own rows beside them, and the sum on read keeps both.
+    /// </summary>
+    internal static string CounterRowOwner(string instanceId) =>
+        string.Concat(instanceId, ".", Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(4)));
 }

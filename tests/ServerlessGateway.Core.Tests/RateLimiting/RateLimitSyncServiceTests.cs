@@ -107,7 +107,8 @@ public sealed class RateLimitSyncServiceTests
 
         // Assert
         Assert.True(shared.GetRequiredService<RateLimitCounters>().HasStore);
-        Assert.Equal("gw-7", shared.GetRequiredService<RateLimitCounters>().InstanceId);
+        // The configured id plus this process's incarnation: a restarted process never overwrites its predecessor's rows.
+        Assert.Matches("^gw-7\\.[0-9a-f]{8}$", shared.GetRequiredService<RateLimitCounters>().InstanceId);
         Assert.False(local.GetRequiredService<RateLimitCounters>().HasStore);
         Assert.Contains(shared.GetServices<Microsoft.Extensions.Hosting.IHostedService>(), s => s is RateLimitSyncService);
     }
