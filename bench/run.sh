@@ -8,6 +8,8 @@
 #   transforms - the same gateway with correlation-id and request-transformer (the seed's $(uuid) header)
 #   traced  - the plain gateway with OpenTelemetry tracing (every request sampled) and metrics exported
 #             over OTLP to a loopback sink
+#   seed    - the seed's policy set: jwt + rate-limiting (policy redis = distributed, synced to Azurite)
+#             + correlation-id, with the registry in Azurite too
 # in alternating rounds, reporting per target the median requests/s, p50 and p99 and
 # the ratios to YARP. Writes bench/results/latest.md. See bench/README.md.
 #
@@ -30,7 +32,7 @@ NICE=${BENCH_NICE:-}                    # e.g. -10: run wrk and the servers at t
 MAX_OTHER_CPU=${BENCH_MAX_OTHER_CPU:-10} # % of the machine used by others above which a round is run again ...
 EXTRA_ROUNDS=${BENCH_EXTRA_ROUNDS:-1}   # ... at most this many times in all
 QUIET_WAIT=${BENCH_QUIET_WAIT:-10}      # seconds to wait, before each round, for a quiet machine
-ALL_TARGETS="direct nginx yarp gateway jwt transforms traced"
+ALL_TARGETS="direct nginx yarp gateway jwt transforms traced seed"
 TARGETS=${BENCH_TARGETS:-$ALL_TARGETS}
 REQUEST_PATH=/api/hello
 STARTUP_TIMEOUT=${BENCH_STARTUP_TIMEOUT:-60}  # seconds a server may take to answer
@@ -269,7 +271,7 @@ rm -rf "$WORK/logs" "$WORK/publish" "$WORK/nginx" "$WORK/gateway" "$WORK/wrk"
 mkdir -p "$WORK/logs" "$WORK/publish" "$WORK/nginx" "$WORK/gateway" "$WORK/wrk" "$(dirname "$OUTPUT")"
 
 # The gateway first: if it does not build, fail before spending minutes on the peers.
-if has_target gateway || has_target jwt || has_target transforms || has_target traced; then
+if has_target gateway || has_target jwt || has_target transforms || has_target traced || has_target seed; then
   publish gateway "$ROOT/src/ServerlessGateway.Standalone/ServerlessGateway.Standalone.csproj" ||
     die "the gateway (src/ServerlessGateway.Standalone) does not build; no benchmark run"
 fi
@@ -395,7 +397,7 @@ if has_target gateway; then
   start_gateway gateway "$WORK/gateway/kong.yaml"
 fi
 
-if has_target jwt; then
+if has_target jwt || has_target seed; then
   # Kong's jwt plugin with one HS256 credential; every request carries the same valid token, so
   # this measures the validated-token cache (a SHA-256 and a lookup), as repeat clients see it.
   JWT_SECRET=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')
@@ -403,6 +405,15 @@ if has_target jwt; then
   JWT_HEAD=$(printf '{"alg":"HS256","typ":"JWT"}' | b64url)
   JWT_BODY=$(printf '{"iss":"bench-key","sub":"bench","exp":%d}' $(($(date +%s) + 86400)) | b64url)
   JWT_SIG=$(printf '%s.%s' "$JWT_HEAD" "$JWT_BODY" | openssl dgst -sha256 -hmac "$JWT_SECRET" -binary | b64url)
+  JWT_CONSUMER="consumers:
+- username: bench
+  jwt_secrets:
+  - key: bench-key
+    algorithm: HS256
+    secret: \"$JWT_SECRET\""
+fi
+
+if has_target jwt; then
   HEADER[jwt]="Authorization: Bearer $JWT_HEAD.$JWT_BODY.$JWT_SIG"
   cat >"$WORK/gateway/kong-jwt.yaml" <<YAML
 $GATEWAY_SERVICE
@@ -410,12 +421,7 @@ $GATEWAY_SERVICE
   - name: jwt
     config:
       claims_to_verify: [exp]
-consumers:
-- username: bench
-  jwt_secrets:
-  - key: bench-key
-    algorithm: HS256
-    secret: "$JWT_SECRET"
+$JWT_CONSUMER
 YAML
   start_gateway jwt "$WORK/gateway/kong-jwt.yaml" Gateway__Secrets__Key="$(head -c 32 /dev/urandom | base64 -w0)"
   unauthenticated=$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 "${URL[jwt]}$REQUEST_PATH" || true)
@@ -441,11 +447,48 @@ if has_target traced; then
   # Tracing and metrics on, exported as a production setup would: OTLP over HTTP to a collector,
   # here a second backend process on the load core that accepts every export (POST /v1/*).
   free_port SINK_PORT
-  start otlp-sink load "${DOTNET_ENV[@]}" dotnet "$WORK/publish/backend/Backend.dll" --urls "http://127.0.0.1:$SINK_PORT"
-  wait_ready otlp-sink "http://127.0.0.1:$SINK_PORT$REQUEST_PATH" || die "the OTLP sink did not start"
+  start otlp_sink load "${DOTNET_ENV[@]}" dotnet "$WORK/publish/backend/Backend.dll" --urls "http://127.0.0.1:$SINK_PORT"
+  wait_ready otlp_sink "http://127.0.0.1:$SINK_PORT$REQUEST_PATH" || die "the OTLP sink did not start"
   start_gateway traced "$WORK/gateway/kong.yaml" \
     OTEL_EXPORTER_OTLP_ENDPOINT="http://127.0.0.1:$SINK_PORT" OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf \
     Gateway__Tracing__SampleRatio=1
+fi
+
+if has_target seed; then
+  # The seed config's policy set on one route: jwt, rate-limiting with policy redis (our distributed
+  # policy: counted in memory, synced to Table Storage every second) by consumer, and correlation-id.
+  # The limit is raised from the seed's 1000/minute so that requests are admitted (a 429 is cheaper than
+  # a proxied request); the counting path is the same. Registry and counters live in Azurite.
+  AZURITE="$ROOT/node_modules/.bin/azurite-table"
+  if [[ ! -x $AZURITE ]]; then
+    (cd "$ROOT" && timeout 300 npm ci --no-audit --no-fund >"$WORK/logs/npm-ci.log" 2>&1) || die "npm ci failed (see $WORK/logs/npm-ci.log)"
+  fi
+  free_port AZURITE_PORT
+  start azurite load "$AZURITE" --inMemoryPersistence --tableHost 127.0.0.1 --tablePort "$AZURITE_PORT" \
+    --skipApiVersionCheck --disableProductStyleUrl --loose --disableTelemetry --silent
+  for ((i = 0; i < 300; i++)); do
+    (exec 3<>"/dev/tcp/127.0.0.1/$AZURITE_PORT") 2>/dev/null && break
+    sleep 0.1
+  done
+  HEADER[seed]="Authorization: Bearer $JWT_HEAD.$JWT_BODY.$JWT_SIG"
+  cat >"$WORK/gateway/kong-seed.yaml" <<YAML
+$GATEWAY_SERVICE
+  plugins:
+  - name: jwt
+    config:
+      claims_to_verify: [exp]
+  - name: rate-limiting
+    config:
+      minute: 100000000
+      policy: redis
+  - name: correlation-id
+$JWT_CONSUMER
+YAML
+  start_gateway seed "$WORK/gateway/kong-seed.yaml" Gateway__Secrets__Key="$(head -c 32 /dev/urandom | base64 -w0)" \
+    GatewayStorage="DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==;TableEndpoint=http://127.0.0.1:$AZURITE_PORT/devstoreaccount1" \
+    Gateway__TablePrefix=Bench
+  headers=$(curl -s -D - -o /dev/null --max-time 5 -H "${HEADER[seed]}" "${URL[seed]}$REQUEST_PATH" || true)
+  [[ $headers == *"X-RateLimit-Remaining-Minute"* ]] || die "the seed target answered without rate-limit headers: the plugin is not in the path"
 fi
 
 # Same answer through every target: a proxy that fails fast must not look fast.
@@ -579,7 +622,7 @@ N=${#TARGET_LIST[@]}
 # shape. So both .NET proxies get INITIAL_WARMUP seconds each, first; the backend, also .NET,
 # is warmed by the same traffic; nginx needs none, direct and nginx get a few seconds.
 if ((INITIAL_WARMUP > 0)); then
-  for target in yarp gateway jwt transforms traced direct nginx; do
+  for target in yarp gateway jwt transforms traced seed direct nginx; do
     has_target "$target" || continue
     seconds=$INITIAL_WARMUP
     if [[ $target == direct || $target == nginx ]] && ((seconds > 5)); then seconds=5; fi
@@ -655,6 +698,7 @@ label() {
     jwt) echo "ServerlessGateway + jwt plugin (HS256, repeat token)" ;;
     transforms) echo "ServerlessGateway + correlation-id + request-transformer" ;;
     traced) echo "ServerlessGateway + tracing (100% sampled) + metrics over OTLP" ;;
+    seed) echo "ServerlessGateway + jwt + rate-limiting (distributed, Azurite) + correlation-id" ;;
   esac
 }
 
@@ -679,6 +723,10 @@ if has_target gateway; then
   if has_target traced; then
     VERDICT+=$'\n'$(awk -v t="${MED_RPS[traced]}" -v g="${MED_RPS[gateway]}" -v y="${MED_RPS[yarp]}" -v tp="${MED_P99[traced]}" -v yp="${MED_P99[yarp]}" 'BEGIN {
       printf "- traced: tracing + metrics on %.2fx the plain gateway, %.2fx YARP, p99 %.2fx YARP (issue 8: ratios within noise)", t / g, t / y, tp / yp }')
+  fi
+  if has_target seed; then
+    VERDICT+=$'\n'$(awk -v t="${MED_RPS[seed]}" -v y="${MED_RPS[yarp]}" 'BEGIN {
+      printf "- seed: jwt + rate-limiting (distributed) + correlation-id %.2fx YARP plain (budget >= 0.75x, issue 7 / DESIGN.md §6): %s", t / y, (t / y >= 0.75 ? "met" : "NOT met") }')
   fi
   if has_target jwt; then
     VERDICT+=$'\n'$(awk -v j="${MED_RPS[jwt]}" -v y="${MED_RPS[yarp]}" 'BEGIN {
@@ -746,6 +794,9 @@ if [[ -n $(git -C "$ROOT" status --porcelain -- src 2>/dev/null) ]]; then DIRTY=
   fi
   if has_target traced; then
     echo "- traced: the plain gateway's build and config with \`OTEL_EXPORTER_OTLP_ENDPOINT\` set (http/protobuf to a loopback sink that accepts every export) and \`Gateway__Tracing__SampleRatio=1\`: a server span, an upstream span and HttpClient's span per request, W3C context to the backend, the gateway meter's histograms exported every 60 s"
+  fi
+  if has_target seed; then
+    echo "- seed: the same gateway build and route plus the seed's policy set: \`jwt\` (as the jwt target), \`rate-limiting\` (\`policy: redis\`, our distributed policy, by consumer, \`minute: 100000000\` instead of the seed's 1000 so requests are admitted: same counting path) and \`correlation-id\`; registry and counters in Azurite 3.35 (in memory, loopback, on the load core), synced every second"
   fi
   if has_target jwt; then
     echo "- jwt: the same gateway build and route plus Kong's \`jwt\` plugin (\`claims_to_verify: [exp]\`), one consumer with an HS256 \`jwt_secrets\` entry; wrk sends the same valid \`Authorization: Bearer\` token on every request (a repeat client: the validated-token cache answers)"
