@@ -84,6 +84,36 @@ public sealed class AccessLogTests
     }
 
     [Fact(Timeout = 30_000)]
+    public async Task Bytes_of_chunked_bodies_are_counted_as_they_stream_and_declared_lengths_are_taken_as_they_are()
+    {
+        // A backend that echoes the request body without a Content-Length (chunked).
+        await using var backend = await TestBackend.StartAsync(async context =>
+        {
+            await context.Response.StartAsync();
+            await context.Request.Body.CopyToAsync(context.Response.Body);
+        });
+        var logs = new LogCapture();
+        await using var gateway = await TestGateway.StartAsync(Config(backend.Url), services => services.AddSingleton<ILoggerProvider>(logs));
+        var payload = new byte[150_000];
+        Random.Shared.NextBytes(payload);
+
+        using var chunked = new HttpRequestMessage(HttpMethod.Post, $"/orders?apikey={ApiKey}") { Content = new StreamContent(new MemoryStream(payload)) };
+        chunked.Headers.TransferEncodingChunked = true;
+        var echoed = await gateway.Client.SendAsync(chunked);
+        var sized = await gateway.Client.PostAsync($"/orders?apikey={ApiKey}", new ByteArrayContent(payload, 0, 1000));
+
+        Assert.Equal(payload, await echoed.Content.ReadAsByteArrayAsync());
+        Assert.True(echoed.Headers.TransferEncodingChunked);
+        Assert.Equal(1000, (await sized.Content.ReadAsByteArrayAsync()).Length);
+        var lines = logs.In(RequestTelemetry.AccessLogCategory).ToList();
+        Assert.Equal(2, lines.Count);
+        Assert.Equal(150_000L, lines[0].Values["BytesIn"]);
+        Assert.Equal(150_000L, lines[0].Values["BytesOut"]);
+        Assert.Equal(1000L, lines[1].Values["BytesIn"]);
+        Assert.Equal(1000L, lines[1].Values["BytesOut"]);
+    }
+
+    [Fact(Timeout = 30_000)]
     public async Task Gateway_AccessLog_false_turns_the_line_off()
     {
         await using var backend = await TestBackend.StartAsync();

@@ -52,10 +52,20 @@ internal sealed class GatewayTransformer : HttpTransformer
                 }
             }
 
+            var feature = httpContext.Features.GetRequiredFeature<GatewayRequestFeature>();
+
             // Kong's header_filter / body_filter (e.g. response-transformer), only when such plugins were selected.
-            if (copy && httpContext.Features.GetRequiredFeature<GatewayRequestFeature>().ResponsePlugins is { } plugins)
+            if (copy && feature.ResponsePlugins is { } plugins)
             {
                 await Plugins.ResponsePhase.OnUpstreamResponseAsync(httpContext, plugins, proxyResponse, cancellationToken);
+            }
+
+            if (copy && feature.CountBodies && proxyResponse.Content.Headers.ContentLength is null)
+            {
+                // A chunked body: count what streams through for the access log (content headers are copied already).
+                var counter = new Observability.CountingStream(await proxyResponse.Content.ReadAsStreamAsync(cancellationToken));
+                feature.ResponseBodyCounter = counter;
+                proxyResponse.Content = new StreamContent(counter);
             }
         }
 

@@ -23,6 +23,27 @@ internal sealed partial class RequestTelemetry
         _metrics = metrics;
     }
 
+    /// <summary>
+    /// Called before forwarding: when the access log is on, a request body without a Content-Length is
+    /// counted as it streams, and the transformer is told to count such a response body too.
+    /// </summary>
+    public void BeforeForwarding(HttpContext context, GatewayRequestFeature feature)
+    {
+        if (!_accessLog.IsEnabled(LogLevel.Information))
+        {
+            return;
+        }
+
+        feature.CountBodies = true;
+        var request = context.Request;
+        if (request.ContentLength is null
+            && context.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpRequestBodyDetectionFeature>()?.CanHaveBody == true)
+        {
+            feature.RequestBodyCounter = new CountingStream(request.Body);
+            request.Body = feature.RequestBodyCounter;
+        }
+    }
+
     /// <summary>Called once per proxied request, after the response was written (or the client left).</summary>
     public void RequestCompleted(HttpContext context, GatewayRequestFeature feature, long startTimestamp)
     {
@@ -66,8 +87,8 @@ internal sealed partial class RequestTelemetry
                 feature.ClientAddress?.ToString(),
                 feature.RequestId,
                 feature.CorrelationId,
-                context.Request.ContentLength,
-                context.Response.ContentLength);
+                context.Request.ContentLength ?? feature.RequestBodyCounter?.Count,
+                context.Response.ContentLength ?? feature.ResponseBodyCounter?.Count);
         }
     }
 
@@ -80,7 +101,7 @@ internal sealed partial class RequestTelemetry
         _ => "5xx",
     };
 
-    // Bytes are the declared Content-Length of each direction (absent for chunked bodies).
+    // Bytes: the Content-Length of each direction, or what was counted of a chunked body (absent when nothing was forwarded).
     [LoggerMessage(EventId = LogEvents.AccessLog, Level = LogLevel.Information,
         Message = "{Method} {Path} {Status} {DurationMs:0.###} ms upstream={UpstreamMs} ms route={Route} service={Service} consumer={Consumer} client={ClientIp} request_id={RequestId} correlation_id={CorrelationId} bytes_in={BytesIn} bytes_out={BytesOut}")]
     private static partial void LogRequest(

@@ -173,6 +173,7 @@ public sealed partial class GatewayPipeline
     {
         var route = feature.Match.Route.Config;
         var upstreamPath = feature.UpstreamPathOverride ?? UpstreamPath.Build(service.Config.Path, feature.Path, route.StripPath, route.PathHandling == "v1", feature.Match.MatchedLength);
+        _telemetry.BeforeForwarding(context, feature);
         var retriable = service.Config.Retries > 0 && RetryPolicy.MayRetry(context);
         if (retriable)
         {

@@ -51,6 +51,13 @@ public sealed class GatewayRequestFeature
 
     internal long UpstreamHeadersTimestamp { get; set; }
 
+    /// <summary>Set when the access log wants byte counts: bodies without a Content-Length are counted through these.</summary>
+    internal bool CountBodies { get; set; }
+
+    internal Observability.CountingStream? RequestBodyCounter { get; set; }
+
+    internal Observability.CountingStream? ResponseBodyCounter { get; set; }
+
     /// <summary>The upstream path a plugin set (request-transformer's replace.uri), used instead of the one built from service and route.</summary>
     internal string? UpstreamPathOverride { get; set; }
 
