@@ -68,6 +68,9 @@ public sealed class SecretsOptions
 {
     /// <summary>Base64 of a 256-bit key for HMAC secrets at rest (a Key Vault reference in Azure).</summary>
     public string? Key { get; set; }
+
+    /// <summary>Keys being rotated out: they still decrypt, and each publish re-encrypts their secrets under <see cref="Key"/>.</summary>
+    public List<string> PreviousKeys { get; set; } = [];
 }
 
 public sealed class AdminOptions

@@ -52,10 +52,12 @@ public static class GatewayServiceCollectionExtensions
         services.AddSingleton<GatewaySnapshotProvider>();
         services.AddSingleton<DeclarativeConfigLoader>();
         services.TryAddSingleton<IConfigStore, InMemoryConfigStore>();
-        services.AddSingleton(sp => new CredentialProtector(SecretsKeyLoader.Load(
-            sp.GetRequiredService<IOptions<GatewayOptions>>().Value.Secrets.Key,
-            allowDevelopmentKey: standaloneHost,
-            sp.GetRequiredService<ILoggerFactory>().CreateLogger("ServerlessGateway.Secrets"))));
+        services.AddSingleton(sp => new CredentialProtector(
+            SecretsKeyLoader.Load(
+                sp.GetRequiredService<IOptions<GatewayOptions>>().Value.Secrets.Key,
+                allowDevelopmentKey: standaloneHost,
+                sp.GetRequiredService<ILoggerFactory>().CreateLogger("ServerlessGateway.Secrets")),
+            SecretsKeyLoader.LoadPrevious(sp.GetRequiredService<IOptions<GatewayOptions>>().Value.Secrets.PreviousKeys)));
         services.AddSingleton(sp => new PluginRuntime(
             sp.GetRequiredService<TimeProvider>(),
             sp.GetRequiredService<CredentialProtector>(),

@@ -9,6 +9,8 @@ namespace ServerlessGateway.Registry;
 /// <c>jwt_secrets</c> secrets encrypted with AES-GCM under <c>Gateway:Secrets:Key</c>
 /// (<c>enc:v1:&lt;base64&gt;</c>). Import accepts both forms, so export -> import round-trips
 /// without a plain secret ever leaving. Public keys stay as they are.
+/// Rotation: the previous keys (<c>Gateway:Secrets:PreviousKeys</c>) still decrypt, and every publish
+/// re-encrypts what only they can read under the current key.
 /// </summary>
 public sealed class CredentialProtector
 {
@@ -17,16 +19,19 @@ public sealed class CredentialProtector
     private const int NonceSize = 12;
     private const int TagSize = 16;
     private readonly byte[]? _key;
+    private readonly byte[][] _previousKeys;
 
     /// <param name="key">The 256-bit secrets key, or null when none is configured (HMAC secrets then cannot be stored).</param>
-    public CredentialProtector(byte[]? key)
+    /// <param name="previousKeys">Keys being rotated out: they decrypt, never encrypt.</param>
+    public CredentialProtector(byte[]? key, IReadOnlyList<byte[]>? previousKeys = null)
     {
-        if (key is not null && key.Length != 32)
+        if (key is not null && key.Length != 32 || previousKeys?.Any(k => k.Length != 32) == true)
         {
-            throw new ArgumentException("the secrets key must be 256 bits", nameof(key));
+            throw new ArgumentException("the secrets keys must be 256 bits", nameof(key));
         }
 
         _key = key;
+        _previousKeys = previousKeys?.ToArray() ?? [];
     }
 
     public bool CanEncrypt => _key is not null;
@@ -82,11 +87,18 @@ public sealed class CredentialProtector
 
         if (value.StartsWith(EncryptedPrefix, StringComparison.Ordinal))
         {
-            if (!TryReveal(value, out _))
+            if (_key is not null && TryDecrypt(_key, value, out _))
             {
-                errors.Add(new(path, "an 'enc:v1:' secret that this gateway's secrets key (Gateway:Secrets:Key) cannot decrypt"));
+                return secret;
             }
 
+            if (_key is not null && TryRevealWithPreviousKeys(value, out var plain))
+            {
+                // Encrypted under a key being rotated out: stored again under the current one.
+                return secret with { Secret = Encrypt(plain) };
+            }
+
+            errors.Add(new(path, "an 'enc:v1:' secret that this gateway's secrets key (Gateway:Secrets:Key) cannot decrypt"));
             return secret;
         }
 
@@ -122,11 +134,26 @@ public sealed class CredentialProtector
             return true;
         }
 
-        if (_key is null)
+        return _key is not null && TryDecrypt(_key, stored, out plain) || TryRevealWithPreviousKeys(stored, out plain);
+    }
+
+    private bool TryRevealWithPreviousKeys(string stored, out string plain)
+    {
+        foreach (var key in _previousKeys)
         {
-            return false;
+            if (TryDecrypt(key, stored, out plain))
+            {
+                return true;
+            }
         }
 
+        plain = stored;
+        return false;
+    }
+
+    private static bool TryDecrypt(byte[] key, string stored, out string plain)
+    {
+        plain = stored;
         try
         {
             var data = Convert.FromBase64String(stored[EncryptedPrefix.Length..]);
@@ -137,7 +164,7 @@ public sealed class CredentialProtector
 
             var cipherLength = data.Length - NonceSize - TagSize;
             var result = new byte[cipherLength];
-            using var aes = new AesGcm(_key, TagSize);
+            using var aes = new AesGcm(key, TagSize);
             aes.Decrypt(data.AsSpan(0, NonceSize), data.AsSpan(NonceSize, cipherLength), data.AsSpan(NonceSize + cipherLength), result);
             plain = Encoding.UTF8.GetString(result);
             return true;

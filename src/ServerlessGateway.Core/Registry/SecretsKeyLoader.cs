@@ -47,6 +47,30 @@ internal static partial class SecretsKeyLoader
         return Convert.FromBase64String(File.ReadAllText(file).Trim());
     }
 
+    /// <summary>The keys being rotated out (<c>Gateway:Secrets:PreviousKeys:N</c>), each base64 of 256 bits.</summary>
+    public static byte[][] LoadPrevious(IReadOnlyList<string> configured)
+    {
+        var keys = new byte[configured.Count][];
+        for (var i = 0; i < configured.Count; i++)
+        {
+            try
+            {
+                keys[i] = Convert.FromBase64String(configured[i].Trim());
+            }
+            catch (FormatException)
+            {
+                keys[i] = [];
+            }
+
+            if (keys[i].Length != 32)
+            {
+                throw new InvalidOperationException($"Gateway:Secrets:PreviousKeys:{i} must be the base64 of a 256-bit (32-byte) key");
+            }
+        }
+
+        return keys;
+    }
+
     [LoggerMessage(EventId = LogEvents.DevelopmentSecretsKey, Level = LogLevel.Warning,
         Message = "Gateway:Secrets:Key is not set: HMAC secrets are encrypted with a development key kept in {File}. Set Gateway:Secrets:Key for anything but local runs.")]
     private static partial void LogDevelopmentKey(ILogger logger, string file);

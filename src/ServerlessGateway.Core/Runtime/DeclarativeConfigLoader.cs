@@ -6,19 +6,21 @@ namespace ServerlessGateway.Runtime;
 
 /// <summary>
 /// Reads <c>Gateway:ConfigFile</c> once (Kong's DB-less mode; the cold-start fallback when storage
-/// is configured) and reports every error with its path. The registry decides what to serve.
+/// is configured) and reports every error with its path, those of its credentials too (an HMAC secret
+/// that cannot be stored or an <c>enc:v1:</c> secret no configured key decrypts). The registry decides
+/// what to serve.
 /// </summary>
 public sealed partial class DeclarativeConfigLoader
 {
     private readonly Lazy<ConfigLoadResult?> _result;
 
-    public DeclarativeConfigLoader(IOptions<GatewayOptions> options, ILogger<DeclarativeConfigLoader> logger) =>
-        _result = new Lazy<ConfigLoadResult?>(() => Load(options.Value.ConfigFile, logger));
+    public DeclarativeConfigLoader(IOptions<GatewayOptions> options, Registry.CredentialProtector protector, ILogger<DeclarativeConfigLoader> logger) =>
+        _result = new Lazy<ConfigLoadResult?>(() => Load(options.Value.ConfigFile, protector, logger));
 
     /// <summary>The file's parse result, or null when no file is configured.</summary>
     public ConfigLoadResult? Parsed => _result.Value;
 
-    private static ConfigLoadResult? Load(string? path, ILogger logger)
+    private static ConfigLoadResult? Load(string? path, Registry.CredentialProtector protector, ILogger logger)
     {
         if (string.IsNullOrWhiteSpace(path))
         {
@@ -29,6 +31,15 @@ public sealed partial class DeclarativeConfigLoader
         try
         {
             result = KongDeclarativeParser.Parse(File.ReadAllText(path));
+            if (result.IsValid)
+            {
+                var errors = new List<ConfigIssue>();
+                protector.Protect(result.Config!, errors);
+                if (errors.Count > 0)
+                {
+                    result = new(null, errors, result.Warnings);
+                }
+            }
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
