@@ -253,6 +253,12 @@ public sealed class ManagementApi
 
         var published = !dryRun && result.Count > 0;
         var body = new JsonObject { ["dry_run"] = dryRun, ["version"] = dryRun ? null : version, ["changes"] = result };
+        if (parsed.Warnings.Count > 0)
+        {
+            // Accepted but worth knowing: ignored fields (Kong's redis settings), routes the Functions host cannot deliver.
+            body["warnings"] = new JsonArray(parsed.Warnings.Select(w => (JsonNode)new JsonObject { ["path"] = w.Path, ["message"] = w.Message }).ToArray());
+        }
+
         if (published)
         {
             context.Response.Headers.Location = $"{GatewayPaths.ManagementPrefix}/config/history/{version}";
