@@ -22,5 +22,6 @@ internal static class LogEvents
     public const int TransformValueDropped = 2100;
     public const int TransformBodyUntouched = 2101;
     public const int ResponseBodyNotJson = 2102;
+    public const int GrpcResponseInvalid = 2200;
     public const int AccessLog = 3000;
 }

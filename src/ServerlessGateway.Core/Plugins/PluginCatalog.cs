@@ -39,6 +39,7 @@ internal static class PluginCatalog
         new Observability.CorrelationIdPlugin.Definition(),
         new RequestGuards.IpRestrictionPlugin.Definition(),
         new RequestGuards.RequestSizeLimitingPlugin.Definition(),
+        new GrpcGateway.GrpcGatewayPlugin.Definition(),
     }.ToFrozenDictionary(d => d.Name, StringComparer.Ordinal);
 
     /// <summary>Kong's bundled plugins (3.x) that this gateway does not plan to implement.</summary>
