@@ -121,7 +121,7 @@ internal sealed partial class GrpcGatewayPlugin(PluginConfig config, GrpcGateway
         request.Body = new MemoryStream(frame, writable: false);
         request.ContentLength = frame.Length;
         request.ContentType = "application/grpc";
-        request.Headers.ContentEncoding = default;
+        request.Headers.Remove("Content-Encoding");
         request.Headers.Remove("Content-MD5");
         if (context.Http.Features.Get<IHttpRequestBodyDetectionFeature>() is not { CanHaveBody: true })
         {
