@@ -2,8 +2,11 @@ using System.Net;
 using System.Text;
 using System.Text.Json.Nodes;
 using Google.Protobuf;
+using Google.Protobuf.Reflection;
 using ServerlessGateway.EndToEnd.Tests.Infrastructure;
+using ServerlessGateway.Testing;
 using ServerlessGateway.Tests.Transcoding;
+using static ServerlessGateway.EndToEnd.Tests.ManagementApiTests;
 
 namespace ServerlessGateway.EndToEnd.Tests;
 
@@ -28,7 +31,7 @@ public sealed class GrpcGatewayTests : IAsyncLifetime
         await _backend.DisposeAsync();
     }
 
-    internal static string Config(int port, string extra = "") => $$"""
+    internal static string Config(int port, string extra = "", string? descriptorSet = null) => $$"""
         _format_version: "3.0"
         services:
         - name: things
@@ -42,7 +45,7 @@ public sealed class GrpcGatewayTests : IAsyncLifetime
           plugins:
           - name: grpc-gateway
             config:
-              descriptor_set: "{{GrpcBackend.DescriptorSet}}"
+              descriptor_set: "{{descriptorSet ?? GrpcBackend.DescriptorSet}}"
               {{extra}}
         """;
 
@@ -317,5 +320,44 @@ public sealed class GrpcGatewayTests : IAsyncLifetime
         await using var gateway = await TestGateway.StartAsync(Config(port));
 
         await Problem.AssertAsync(await gateway.Client.GetAsync("/v1/things/x"), HttpStatusCode.BadGateway);
+    }
+
+    [Fact(Timeout = 120_000)]
+    public async Task A_descriptor_set_over_64_KiB_round_trips_through_table_storage_to_another_instance()
+    {
+        // protoc's set plus a generated file of long field names: well over one 64 KiB table property.
+        var set = FileDescriptorSet.Parser.ParseFrom(Convert.FromBase64String(GrpcBackend.DescriptorSet));
+        var padding = new DescriptorProto { Name = "Padding" };
+        for (var i = 1; i <= 1500; i++)
+        {
+            padding.Field.Add(new FieldDescriptorProto { Name = $"padding_field_with_a_rather_long_name_{i}", Number = i, Type = FieldDescriptorProto.Types.Type.String, Label = FieldDescriptorProto.Types.Label.Optional });
+        }
+
+        set.File.Add(new FileDescriptorProto { Name = "padding.proto", Package = "padding", Syntax = "proto3", MessageType = { padding } });
+        var large = Convert.ToBase64String(set.ToByteArray());
+        Assert.True(large.Length > 64 * 1024, $"{large.Length} characters");
+
+        await using var azurite = await AzuriteServer.StartNewAsync();
+        var settings = AdminSettings(new Dictionary<string, string?>
+        {
+            ["GatewayStorage"] = azurite.ConnectionString,
+            ["Gateway:TablePrefix"] = "T" + Guid.NewGuid().ToString("N")[..10],
+        });
+        await using (var writer = await TestGateway.StartAsync(null, settings: settings))
+        {
+            var import = await writer.Client.SendAsync(Admin(HttpMethod.Post, "/_gateway/config", Config(_backend.Port, descriptorSet: large), "application/yaml"));
+            Assert.Equal(HttpStatusCode.Created, import.StatusCode);
+        }
+
+        // A cold instance loads the snapshot from storage alone.
+        await using var reader = await TestGateway.StartAsync(null, settings: settings);
+
+        var json = await JsonAsync(await reader.Client.GetAsync("/v1/things/from-storage"));
+        Assert.Equal("things/from-storage", json["name"]!.GetValue<string>());
+        var exportRequest = Admin(HttpMethod.Get, "/_gateway/config");
+        exportRequest.Headers.Accept.ParseAdd("application/json");
+        var export = JsonNode.Parse(await (await reader.Client.SendAsync(exportRequest)).Content.ReadAsStringAsync())!;
+        Assert.Equal(large, export["services"]![0]!["plugins"]?[0]?["config"]?["descriptor_set"]?.GetValue<string>()
+            ?? export["plugins"]![0]!["config"]!["descriptor_set"]!.GetValue<string>());
     }
 }
