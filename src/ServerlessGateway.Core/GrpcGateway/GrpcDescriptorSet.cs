@@ -15,10 +15,13 @@ internal sealed class GrpcDescriptorSet
 {
     private static readonly ExtensionRegistry Extensions = [AnnotationsExtensions.Http];
 
+    private readonly int _maxVariables;
+
     private GrpcDescriptorSet(ProtoSchema schema, HttpBinding[] bindings)
     {
         Schema = schema;
         Bindings = bindings;
+        _maxVariables = bindings.Length == 0 ? 0 : bindings.Max(b => b.Template.Variables.Length);
     }
 
     public ProtoSchema Schema { get; }
@@ -215,21 +218,24 @@ internal sealed class GrpcDescriptorSet
         return null;
     }
 
-    /// <summary>The first binding of <paramref name="httpMethod"/> whose template matches; <paramref name="pathMatched"/> says whether another method's did.</summary>
+    /// <summary>
+    /// The first binding of <paramref name="httpMethod"/> whose template matches, its variables' values in the
+    /// first slots of <paramref name="values"/>; <paramref name="pathMatched"/> says whether another method's did.
+    /// </summary>
     public HttpBinding? Match(string httpMethod, string path, out string[] values, out bool pathMatched)
     {
         pathMatched = false;
+        var scratch = _maxVariables == 0 ? [] : new string[_maxVariables];
         foreach (var binding in Bindings)
         {
-            var candidate = binding.Template.Variables.Length == 0 ? [] : new string[binding.Template.Variables.Length];
-            if (!binding.Template.TryMatch(path, candidate))
+            if (!binding.Template.TryMatch(path, scratch))
             {
                 continue;
             }
 
             if (string.Equals(binding.HttpMethod, httpMethod, StringComparison.OrdinalIgnoreCase))
             {
-                values = candidate;
+                values = scratch;
                 return binding;
             }
 

@@ -322,48 +322,19 @@ internal sealed class JsonToProto(ProtoSchema schema, bool ignoreUnknownFields)
             return;
         }
 
+        output.WriteTag(number, ProtoToJson.WireTypeOf(type));
         switch (type)
         {
-            case FieldType.Int32:
-                output.WriteTag(number, WireFormat.WireType.Varint);
-                output.WriteInt32((int)integer);
-                break;
-            case FieldType.SInt32:
-                output.WriteTag(number, WireFormat.WireType.Varint);
-                output.WriteSInt32((int)integer);
-                break;
-            case FieldType.SFixed32:
-                output.WriteTag(number, WireFormat.WireType.Fixed32);
-                output.WriteSFixed32((int)integer);
-                break;
-            case FieldType.UInt32:
-                output.WriteTag(number, WireFormat.WireType.Varint);
-                output.WriteUInt32((uint)integer);
-                break;
-            case FieldType.Fixed32:
-                output.WriteTag(number, WireFormat.WireType.Fixed32);
-                output.WriteFixed32((uint)integer);
-                break;
-            case FieldType.Int64:
-                output.WriteTag(number, WireFormat.WireType.Varint);
-                output.WriteInt64((long)integer);
-                break;
-            case FieldType.SInt64:
-                output.WriteTag(number, WireFormat.WireType.Varint);
-                output.WriteSInt64((long)integer);
-                break;
-            case FieldType.SFixed64:
-                output.WriteTag(number, WireFormat.WireType.Fixed64);
-                output.WriteSFixed64((long)integer);
-                break;
-            case FieldType.UInt64:
-                output.WriteTag(number, WireFormat.WireType.Varint);
-                output.WriteUInt64((ulong)integer);
-                break;
-            default:
-                output.WriteTag(number, WireFormat.WireType.Fixed64);
-                output.WriteFixed64((ulong)integer);
-                break;
+            case FieldType.Int32: output.WriteInt32((int)integer); break;
+            case FieldType.SInt32: output.WriteSInt32((int)integer); break;
+            case FieldType.SFixed32: output.WriteSFixed32((int)integer); break;
+            case FieldType.UInt32: output.WriteUInt32((uint)integer); break;
+            case FieldType.Fixed32: output.WriteFixed32((uint)integer); break;
+            case FieldType.Int64: output.WriteInt64((long)integer); break;
+            case FieldType.SInt64: output.WriteSInt64((long)integer); break;
+            case FieldType.SFixed64: output.WriteSFixed64((long)integer); break;
+            case FieldType.UInt64: output.WriteUInt64((ulong)integer); break;
+            default: output.WriteFixed64((ulong)integer); break;
         }
     }
 

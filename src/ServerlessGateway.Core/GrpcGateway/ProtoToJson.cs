@@ -383,7 +383,7 @@ internal sealed class ProtoToJson(ProtoSchema schema)
         _ => new Raw(0, input.ReadBytes()),
     };
 
-    private static WireFormat.WireType WireTypeOf(FieldType type) => type switch
+    internal static WireFormat.WireType WireTypeOf(FieldType type) => type switch
     {
         FieldType.Double or FieldType.Fixed64 or FieldType.SFixed64 => WireFormat.WireType.Fixed64,
         FieldType.Float or FieldType.Fixed32 or FieldType.SFixed32 => WireFormat.WireType.Fixed32,
