@@ -3,6 +3,9 @@ using System.Text;
 using System.Text.Json.Nodes;
 using Google.Protobuf;
 using Google.Protobuf.Reflection;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.Extensions.Logging;
 using ServerlessGateway.EndToEnd.Tests.Infrastructure;
 using ServerlessGateway.Testing;
 using ServerlessGateway.Tests.Transcoding;
@@ -237,6 +240,42 @@ public sealed class GrpcGatewayTests : IAsyncLifetime
                 "",
             ],
             lines);
+    }
+
+    [Fact(Timeout = 30_000)]
+    public async Task Each_streamed_message_reaches_the_client_before_the_stream_ends()
+    {
+        using var response = await _gateway.Client.GetAsync("/v1/shelves/gated/things:watch?count=2", HttpCompletionOption.ResponseHeadersRead);
+        using var reader = new StreamReader(await response.Content.ReadAsStreamAsync());
+
+        // The backend holds the second message until the first line has arrived here.
+        var first = await reader.ReadLineAsync().WaitAsync(TimeSpan.FromSeconds(10));
+        GrpcBackend.StreamGate.Release();
+        var second = await reader.ReadLineAsync().WaitAsync(TimeSpan.FromSeconds(10));
+
+        Assert.Equal("""{"name":"shelves/gated/0","big":"9223372036854775807"}""", first);
+        Assert.Equal("""{"name":"shelves/gated/1","big":"9223372036854775806","count":1}""", second);
+        Assert.Null(await reader.ReadLineAsync().WaitAsync(TimeSpan.FromSeconds(10)));
+    }
+
+    [Fact(Timeout = 30_000)]
+    public async Task A_response_over_max_message_size_or_not_grpc_at_all_is_a_502_problem()
+    {
+        var detail = await Problem.AssertAsync(await _gateway.Client.GetAsync("/v1/shelves/big/things?count=300"), HttpStatusCode.BadGateway);
+        Assert.Contains("TooLarge", detail, StringComparison.Ordinal);
+
+        // An HTTP/2 server that is not a gRPC server.
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.Logging.ClearProviders();
+        builder.WebHost.ConfigureKestrel(k => k.Listen(IPAddress.Loopback, 0, o => o.Protocols = Microsoft.AspNetCore.Server.Kestrel.Core.HttpProtocols.Http2));
+        await using var plain = builder.Build();
+        plain.Run((RequestDelegate)(context => context.Response.WriteAsync("hello")));
+        await plain.StartAsync();
+        var port = new Uri(plain.Urls.First()).Port;
+        await using var gateway = await TestGateway.StartAsync(Config(port));
+
+        detail = await Problem.AssertAsync(await gateway.Client.GetAsync("/v1/things/x"), HttpStatusCode.BadGateway);
+        Assert.Contains("without gRPC content", detail, StringComparison.Ordinal);
     }
 
     [Fact(Timeout = 30_000)]

@@ -210,9 +210,15 @@ internal sealed partial class GrpcGatewayPlugin(PluginConfig config, GrpcGateway
         if (Status(upstream.Headers) is { } trailersOnly)
         {
             // Trailers-only: the status came with the headers and there is no message.
-            if (trailersOnly.Code != 0 || !binding.Method.ServerStreaming)
+            if (trailersOnly.Code != 0)
             {
-                WriteStatus(context, upstream, trailersOnly.Code == 0 ? (2, "the gRPC call returned no message") : trailersOnly);
+                WriteStatus(context, upstream, trailersOnly);
+                return;
+            }
+
+            if (!binding.Method.ServerStreaming)
+            {
+                Fail(context, upstream, "the unary gRPC call returned OK without a message");
                 return;
             }
         }
@@ -258,7 +264,7 @@ internal sealed partial class GrpcGatewayPlugin(PluginConfig config, GrpcGateway
 
         if (outcome == GrpcFrameReader.Outcome.End)
         {
-            WriteStatus(context, upstream, (2, "the gRPC call returned no message"));
+            Fail(context, upstream, "the unary gRPC call returned OK without a message");
             return;
         }
 

@@ -32,6 +32,9 @@ public sealed class GrpcBackend : IAsyncDisposable
 
     public ConcurrentQueue<(string Method, IMessage Request, string Protocol, IReadOnlyDictionary<string, string> Headers)> Calls { get; }
 
+    /// <summary>Watch on <c>shelves/gated</c> sends its first message, then waits for this before the rest.</summary>
+    public static SemaphoreSlim StreamGate { get; } = new(0);
+
     /// <summary>The descriptor set protoc built from the same .proto (see the project file), as base64 for config.</summary>
     public static string DescriptorSet { get; } = Convert.ToBase64String(File.ReadAllBytes(Path.Combine(AppContext.BaseDirectory, "transcoding.pb")));
 
@@ -136,6 +139,10 @@ public sealed class GrpcBackend : IAsyncDisposable
             for (var i = 0; i < request.Count; i++)
             {
                 await responseStream.WriteAsync(new Thing { Name = $"{request.Parent}/{i}", Count = i, Big = long.MaxValue - i });
+                if (i == 0 && request.Parent == "shelves/gated")
+                {
+                    await StreamGate.WaitAsync(TimeSpan.FromSeconds(20), context.CancellationToken);
+                }
             }
 
             if (request.Parent == "shelves/broken")
