@@ -35,5 +35,6 @@ internal static class LogEvents
     public const int RateLimitStrictFallback = 2204;
     public const int RateLimitFlushFailed = 2205;
     public const int RateLimitLoopFailed = 2206;
+    public const int GrpcResponseInvalid = 2300;
     public const int AccessLog = 3000;
 }

@@ -5,8 +5,8 @@ namespace ServerlessGateway.Plugins;
 
 /// <summary>
 /// Which plugin names the gateway knows. The priorities are Kong's (DESIGN.md §2, higher runs first).
-/// A plugin is importable only once it is built; until then its name is rejected with a message that
-/// says so, and Kong plugins outside the plan are rejected as unsupported.
+/// Every planned plugin is built; Kong plugins outside the plan are rejected as unsupported, other names
+/// as unknown.
 /// </summary>
 internal static class PluginCatalog
 {
@@ -26,7 +26,7 @@ internal static class PluginCatalog
         ["response-transformer"] = 800,
     }.ToFrozenDictionary(StringComparer.Ordinal);
 
-    /// <summary>The plugins that are built, by name. Grows as plugins land.</summary>
+    /// <summary>The plugins that are built, by name.</summary>
     public static readonly FrozenDictionary<string, PluginDefinition> Definitions = new PluginDefinition[]
     {
         new Cors.CorsPlugin.Definition(),
@@ -40,6 +40,7 @@ internal static class PluginCatalog
         new RequestGuards.IpRestrictionPlugin.Definition(),
         new RequestGuards.RequestSizeLimitingPlugin.Definition(),
         new RateLimiting.RateLimitingPlugin.Definition(),
+        new GrpcGateway.GrpcGatewayPlugin.Definition(),
     }.ToFrozenDictionary(d => d.Name, StringComparer.Ordinal);
 
     /// <summary>Kong's bundled plugins (3.x) that this gateway does not plan to implement.</summary>
@@ -59,11 +60,6 @@ internal static class PluginCatalog
         if (Definitions.ContainsKey(name))
         {
             return null;
-        }
-
-        if (Priorities.ContainsKey(name))
-        {
-            return $"plugin '{name}' is not built yet in this gateway";
         }
 
         return KongOnly.Contains(name)

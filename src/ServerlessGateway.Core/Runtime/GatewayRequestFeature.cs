@@ -67,6 +67,9 @@ public sealed class GatewayRequestFeature
     /// <summary>Plugins with a response phase selected for this request, in priority order; null (no allocation) when none.</summary>
     internal List<Plugins.GatewayPlugin>? ResponsePlugins { get; set; }
 
+    /// <summary>The google.api.http binding grpc-gateway turned this request into a gRPC call with; its response phase converts the answer.</summary>
+    internal GrpcGateway.HttpBinding? GrpcBinding { get; set; }
+
     /// <summary>Set when request-size-limiting stopped a streamed body at its limit: the failed forward becomes a 413.</summary>
     internal bool RequestBodyTooLarge { get; set; }
 }

@@ -11,7 +11,14 @@ internal static class ProblemDetailsWriter
         WriteAsync(context, status, detail, requestId, extensions: null);
 
     /// <param name="extensions">Extra members (RFC 9457 §3.2), e.g. the list of validation errors.</param>
-    public static Task WriteAsync(HttpContext context, int status, string detail, string? requestId, Action<Utf8JsonWriter>? extensions)
+    public static Task WriteAsync(HttpContext context, int status, string detail, string? requestId, Action<Utf8JsonWriter>? extensions) =>
+        context.Response.Body.WriteAsync(Prepare(context, status, detail, requestId, extensions)).AsTask();
+
+    /// <summary>
+    /// Sets the status and headers and returns the body, for a caller that sends it another way (a response
+    /// phase replacing the upstream's content).
+    /// </summary>
+    public static ReadOnlyMemory<byte> Prepare(HttpContext context, int status, string detail, string? requestId, Action<Utf8JsonWriter>? extensions)
     {
         var response = context.Response;
         response.StatusCode = status;
@@ -44,6 +51,6 @@ internal static class ProblemDetailsWriter
         }
 
         response.ContentLength = buffer.WrittenCount;
-        return response.Body.WriteAsync(buffer.WrittenMemory).AsTask();
+        return buffer.WrittenMemory;
     }
 }
