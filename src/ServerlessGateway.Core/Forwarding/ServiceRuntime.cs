@@ -7,9 +7,10 @@ namespace ServerlessGateway.Forwarding;
 /// <summary>A service compiled for forwarding: where to send, with which protocol and timeouts.</summary>
 internal sealed class ServiceRuntime
 {
-    public ServiceRuntime(ServiceConfig config, UpstreamConfig? upstream)
+    public ServiceRuntime(ServiceConfig config, UpstreamConfig? upstream, UpstreamTls? tls = null)
     {
         Config = config;
+        Tls = tls;
         // gRPC speaks HTTP/2: cleartext h2c with prior knowledge for grpc, ALPN over TLS for grpcs.
         var scheme = config.Protocol is "https" or "grpcs" ? "https" : "http";
         var http2 = config.Protocol is "grpc" or "grpcs";
@@ -45,4 +46,6 @@ internal sealed class ServiceRuntime
     public string? HostHeader { get; }
     public UpstreamTimeouts Timeouts { get; }
     public ForwarderRequestConfig RequestConfig { get; }
+    /// <summary>The service's own upstream TLS settings; null for the defaults (see <see cref="UpstreamTls.For"/>).</summary>
+    public UpstreamTls? Tls { get; }
 }

@@ -42,7 +42,7 @@ public sealed class GatewaySnapshot
         var services = new Dictionary<string, ServiceRuntime>(StringComparer.Ordinal);
         foreach (var service in config.Services)
         {
-            var runtime = new ServiceRuntime(service, upstreams.GetValueOrDefault(service.Host));
+            var runtime = new ServiceRuntime(service, upstreams.GetValueOrDefault(service.Host), UpstreamTls.For(service, config, pluginRuntime?.Protector));
             services[service.Id] = runtime;
             if (service.Name is not null)
             {

@@ -13,7 +13,7 @@ public sealed class ParserTests
         return result.Config!;
     }
 
-    private static IReadOnlyList<ConfigIssue> Errors(string yaml)
+    internal static IReadOnlyList<ConfigIssue> Errors(string yaml)
     {
         var result = KongDeclarativeParser.Parse(yaml);
         Assert.False(result.IsValid);
@@ -21,7 +21,7 @@ public sealed class ParserTests
         return result.Errors;
     }
 
-    private static void AssertError(IReadOnlyList<ConfigIssue> errors, string path, string messagePart) =>
+    internal static void AssertError(IReadOnlyList<ConfigIssue> errors, string path, string messagePart) =>
         Assert.True(errors.Any(e => e.Path == path && e.Message.Contains(messagePart, StringComparison.Ordinal)),
             $"expected an error at {path} containing '{messagePart}', got:\n{string.Join("\n", errors)}");
 

@@ -33,12 +33,14 @@ public sealed class LoopbackServer : IAsyncDisposable
     /// <param name="protocols">Http2 alone means cleartext h2c with prior knowledge, or h2 by ALPN over TLS.</param>
     /// <param name="certificate">The server certificate (with its private key) for TLS; null for cleartext.</param>
     /// <param name="requireClientCertificateFrom">When set, TLS demands a client certificate issued by this CA.</param>
+    /// <param name="intermediate">An intermediate CA the server sends with its certificate.</param>
     public static async Task<LoopbackServer> StartAsync(
         Action<IServiceCollection>? services,
         Action<WebApplication> map,
         HttpProtocols protocols = HttpProtocols.Http1,
         X509Certificate2? certificate = null,
-        X509Certificate2? requireClientCertificateFrom = null)
+        X509Certificate2? requireClientCertificateFrom = null,
+        X509Certificate2? intermediate = null)
     {
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
@@ -51,6 +53,11 @@ public sealed class LoopbackServer : IAsyncDisposable
                 listen.UseHttps(https =>
                 {
                     https.ServerCertificate = certificate;
+                    if (intermediate is not null)
+                    {
+                        https.ServerCertificateChain = [intermediate];
+                    }
+
                     if (requireClientCertificateFrom is { } ca)
                     {
                         https.ClientCertificateMode = ClientCertificateMode.RequireCertificate;

@@ -7,7 +7,12 @@ namespace ServerlessGateway.EndToEnd.Tests.Infrastructure;
 /// <summary>Certificates made in-test: a CA, server certificates for 127.0.0.1 and client certificates it signs.</summary>
 public static class TestCertificates
 {
-    public static X509Certificate2 CreateCa(string name)
+    public static X509Certificate2 CreateCa(string name) => CreateCa(name, issuer: null);
+
+    /// <summary>An intermediate CA signed by <paramref name="issuer"/>.</summary>
+    public static X509Certificate2 CreateIntermediate(X509Certificate2 issuer, string name = "test intermediate CA") => CreateCa(name, issuer);
+
+    private static X509Certificate2 CreateCa(string name, X509Certificate2? issuer)
     {
         using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
         var request = new CertificateRequest($"CN={name}", key, HashAlgorithmName.SHA256);
@@ -15,7 +20,13 @@ public static class TestCertificates
         request.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.KeyCertSign | X509KeyUsageFlags.CrlSign, true));
         request.CertificateExtensions.Add(new X509SubjectKeyIdentifierExtension(request.PublicKey, false));
         var now = TimeProvider.System.GetUtcNow();
-        return request.CreateSelfSigned(now.AddDays(-1), now.AddDays(30));
+        if (issuer is null)
+        {
+            return request.CreateSelfSigned(now.AddDays(-1), now.AddDays(30));
+        }
+
+        using var issued = request.Create(issuer, now.AddDays(-1), now.AddDays(20), RandomNumberGenerator.GetBytes(12));
+        return issued.CopyWithPrivateKey(key);
     }
 
     /// <summary>A server certificate for 127.0.0.1 and localhost, signed by <paramref name="ca"/>.</summary>

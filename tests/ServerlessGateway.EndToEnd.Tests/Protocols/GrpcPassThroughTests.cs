@@ -119,7 +119,7 @@ public sealed class GrpcPassThroughTests
         await recorder.Cancelled.Task.WaitAsync(TimeSpan.FromSeconds(10));
     }
 
-    [Fact(Timeout = 30_000, Skip = "needs ca_certificates (next commit)")]
+    [Fact(Timeout = 30_000)]
     public async Task Grpcs_service_reaches_an_h2_backend_negotiated_by_alpn()
     {
         var ca = TestCertificates.CreateCa("grpcs test CA");
