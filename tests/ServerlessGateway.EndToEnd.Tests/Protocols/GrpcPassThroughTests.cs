@@ -120,6 +120,36 @@ public sealed class GrpcPassThroughTests
     }
 
     [Fact(Timeout = 30_000)]
+    public async Task Read_timeout_is_idle_time_so_a_stream_longer_than_it_passes_and_a_silent_one_is_cut()
+    {
+        // Kong's read_timeout is the longest pause between two reads, not a limit on the whole call.
+        var recorder = new EchoRecorder();
+        await using var backend = await StartEchoBackendAsync(recorder);
+        var yaml = Config($"grpc://127.0.0.1:{backend.Port}").Replace("    url:", "    read_timeout: 400\n    url:", StringComparison.Ordinal);
+        await using var gateway = await TestGateway.StartAsync(yaml, h2cEndpoint: true);
+        using var channel = Channel(gateway);
+        var client = new Echo.EchoClient(channel);
+
+        using var steady = client.Stream(new EchoRequest { Text = "steady", Count = 8, DelayMs = 100 });
+        var steadyCount = 0;
+        await foreach (var _ in steady.ResponseStream.ReadAllAsync())
+        {
+            steadyCount++;
+        }
+
+        using var silent = client.Stream(new EchoRequest { Text = "silent", Count = 2, DelayMs = 3_000 });
+        var error = await Assert.ThrowsAsync<RpcException>(async () =>
+        {
+            await foreach (var _ in silent.ResponseStream.ReadAllAsync())
+            {
+            }
+        });
+
+        Assert.Equal(8, steadyCount);
+        Assert.NotEqual(StatusCode.OK, error.StatusCode);
+    }
+
+    [Fact(Timeout = 30_000)]
     public async Task Grpcs_service_reaches_an_h2_backend_negotiated_by_alpn()
     {
         var ca = TestCertificates.CreateCa("grpcs test CA");

@@ -115,6 +115,23 @@ public sealed class UpstreamTlsTests
     }
 
     [Fact(Timeout = 30_000)]
+    public async Task Ssrf_guard_holds_for_services_with_their_own_tls_pool()
+    {
+        var reached = false;
+        await using var backend = await LoopbackServer.StartAsync(null,
+            app => app.Run(context => { reached = true; return Task.CompletedTask; }),
+            HttpProtocols.Http1, TestCertificates.CreateServer(Ca));
+        await using var gateway = await TestGateway.StartAsync(Config(backend.Port, "    tls_verify: false"),
+            settings: new Dictionary<string, string?> { ["Gateway:Upstreams:AllowLoopback"] = "false" });
+
+        using var response = await gateway.Client.GetAsync("/tls");
+
+        var detail = await Problem.AssertAsync(response, HttpStatusCode.BadGateway);
+        Assert.Contains("upstream address policy", detail, StringComparison.Ordinal);
+        Assert.False(reached);
+    }
+
+    [Fact(Timeout = 30_000)]
     public async Task Export_shows_the_client_key_encrypted_never_in_plain()
     {
         await using var gateway = await TestGateway.StartAsync(Config(443, $"    client_certificate: {ClientId}"), settings: ManagementApiTests.AdminSettings());
