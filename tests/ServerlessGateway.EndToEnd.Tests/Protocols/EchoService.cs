@@ -52,6 +52,17 @@ public sealed class EchoService(EchoRecorder recorder) : Echo.EchoBase
         }
     }
 
+    public override async Task<EchoReply> Collect(IAsyncStreamReader<EchoRequest> requestStream, ServerCallContext context)
+    {
+        var texts = new List<string>();
+        await foreach (var request in requestStream.ReadAllAsync(context.CancellationToken))
+        {
+            texts.Add(request.Text);
+        }
+
+        return new EchoReply { Text = string.Join(',', texts), Index = texts.Count, Protocol = context.GetHttpContext().Request.Protocol };
+    }
+
     private static EchoReply Reply(EchoRequest request, ServerCallContext context, int index) => new()
     {
         Text = request.Text,

@@ -150,6 +150,31 @@ public sealed class GrpcPassThroughTests
     }
 
     [Fact(Timeout = 30_000)]
+    public async Task Client_stream_that_pauses_longer_than_the_body_rate_grace_is_not_cut()
+    {
+        // Kestrel's minimum request body rate guards ordinary uploads against slow-loris; a gRPC
+        // stream may pause between messages as long as the application likes. YARP lifts the rate
+        // (and the body size limit) for application/grpc requests; this keeps that true here.
+        var recorder = new EchoRecorder();
+        await using var backend = await StartEchoBackendAsync(recorder);
+        await using var gateway = await TestGateway.StartAsync(Config($"grpc://127.0.0.1:{backend.Port}"),
+            services => services.Configure<KestrelServerOptions>(k => k.Limits.MinRequestBodyDataRate = new(240, TimeSpan.FromSeconds(1.1))),
+            h2cEndpoint: true);
+        using var channel = Channel(gateway);
+        var client = new Echo.EchoClient(channel);
+
+        using var call = client.Collect();
+        await call.RequestStream.WriteAsync(new EchoRequest { Text = "first" });
+        await Task.Delay(TimeSpan.FromSeconds(3));
+        await call.RequestStream.WriteAsync(new EchoRequest { Text = "second" });
+        await call.RequestStream.CompleteAsync();
+        var reply = await call.ResponseAsync;
+
+        Assert.Equal("first,second", reply.Text);
+        Assert.Equal(2, reply.Index);
+    }
+
+    [Fact(Timeout = 30_000)]
     public async Task Grpcs_service_reaches_an_h2_backend_negotiated_by_alpn()
     {
         var ca = TestCertificates.CreateCa("grpcs test CA");
