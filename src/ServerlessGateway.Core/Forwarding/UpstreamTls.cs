@@ -14,34 +14,20 @@ namespace ServerlessGateway.Forwarding;
 /// keeps one connection pool per <see cref="PoolKey"/>, so a connection set up under one set of
 /// rules is never reused by a service with other rules.
 /// </summary>
-internal sealed class UpstreamTls
+internal sealed class UpstreamTls(string poolKey, bool verify, int? depth, X509Certificate2Collection? trustedRoots, SslStreamCertificateContext? clientCertificate, string? unavailable)
 {
     public static readonly HttpRequestOptionsKey<UpstreamTls> OptionKey = new("ServerlessGateway.UpstreamTls");
 
-    private UpstreamTls(string poolKey, bool verify, int? depth, X509Certificate2Collection? trustedRoots, SslStreamCertificateContext? clientCertificate, string? unavailable)
-    {
-        PoolKey = poolKey;
-        Verify = verify;
-        Depth = depth;
-        TrustedRoots = trustedRoots;
-        ClientCertificate = clientCertificate;
-        Unavailable = unavailable;
-    }
-
     /// <summary>Equal for settings that may share connections.</summary>
-    public string PoolKey { get; }
-
-    public bool Verify { get; }
-
-    public int? Depth { get; }
+    public string PoolKey => poolKey;
 
     /// <summary>The service's <c>ca_certificates</c>: when set, the only trust anchors (Kong's rule); else the system's.</summary>
-    public X509Certificate2Collection? TrustedRoots { get; }
+    public X509Certificate2Collection? TrustedRoots => trustedRoots;
 
-    public SslStreamCertificateContext? ClientCertificate { get; }
+    public SslStreamCertificateContext? ClientCertificate => clientCertificate;
 
     /// <summary>Why these settings cannot be used (e.g. a key reference that does not resolve): such requests answer 502.</summary>
-    public string? Unavailable { get; }
+    public string? Unavailable => unavailable;
 
     /// <summary>
     /// The service's settings, or null when it needs none of its own: a cleartext protocol, or
@@ -87,7 +73,7 @@ internal sealed class UpstreamTls
     /// <summary>The <see cref="SslClientAuthenticationOptions.RemoteCertificateValidationCallback"/> of this pool.</summary>
     public bool Validate(X509Certificate? certificate, X509Chain? chain, SslPolicyErrors errors)
     {
-        if (!Verify)
+        if (!verify)
         {
             return true;
         }
@@ -123,7 +109,7 @@ internal sealed class UpstreamTls
     /// OpenSSL's verify depth, as nginx's proxy_ssl_verify_depth: depth d allows levels 0 (the peer)
     /// to d + 1 (the trust anchor), i.e. at most d intermediates.
     /// </summary>
-    private bool WithinDepth(int elements) => Depth is not { } depth || elements <= depth + 2;
+    private bool WithinDepth(int elements) => depth is not { } limit || elements <= limit + 2;
 
     private static X509Certificate2Collection LoadRoots(IReadOnlyList<string> ids, GatewayConfig config, ref string? unavailable)
     {

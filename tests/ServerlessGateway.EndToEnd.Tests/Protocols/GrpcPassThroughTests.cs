@@ -19,11 +19,8 @@ public sealed class GrpcPassThroughTests
     public async Task Unary_call_passes_with_its_trailers_over_h2c()
     {
         // Arrange
-        var recorder = new EchoRecorder();
-        await using var backend = await StartEchoBackendAsync(recorder);
-        await using var gateway = await TestGateway.StartAsync(Config($"grpc://127.0.0.1:{backend.Port}"), h2cEndpoint: true);
-        using var channel = Channel(gateway);
-        var client = new Echo.EchoClient(channel);
+        await using var echo = await EchoThroughGateway.StartAsync();
+        var client = echo.Client;
 
         // Act
         using var call = client.UnaryAsync(new EchoRequest { Text = "hello" });
@@ -39,11 +36,8 @@ public sealed class GrpcPassThroughTests
     [Fact(Timeout = 30_000)]
     public async Task Server_streaming_call_delivers_every_message_then_the_trailers()
     {
-        var recorder = new EchoRecorder();
-        await using var backend = await StartEchoBackendAsync(recorder);
-        await using var gateway = await TestGateway.StartAsync(Config($"grpc://127.0.0.1:{backend.Port}"), h2cEndpoint: true);
-        using var channel = Channel(gateway);
-        var client = new Echo.EchoClient(channel);
+        await using var echo = await EchoThroughGateway.StartAsync();
+        var client = echo.Client;
 
         using var call = client.Stream(new EchoRequest { Text = "tick", Count = 5, DelayMs = 20 });
         var indexes = new List<int>();
@@ -60,11 +54,8 @@ public sealed class GrpcPassThroughTests
     [Fact(Timeout = 30_000)]
     public async Task Error_status_and_message_from_the_backend_reach_the_client()
     {
-        var recorder = new EchoRecorder();
-        await using var backend = await StartEchoBackendAsync(recorder);
-        await using var gateway = await TestGateway.StartAsync(Config($"grpc://127.0.0.1:{backend.Port}"), h2cEndpoint: true);
-        using var channel = Channel(gateway);
-        var client = new Echo.EchoClient(channel);
+        await using var echo = await EchoThroughGateway.StartAsync();
+        var client = echo.Client;
 
         using var call = client.UnaryAsync(new EchoRequest { Text = "no such widget: 42", FailWith = (int)StatusCode.NotFound });
         var error = await Assert.ThrowsAsync<RpcException>(() => call.ResponseAsync);
@@ -77,11 +68,8 @@ public sealed class GrpcPassThroughTests
     [Fact(Timeout = 30_000)]
     public async Task Error_status_after_streamed_messages_reaches_the_client()
     {
-        var recorder = new EchoRecorder();
-        await using var backend = await StartEchoBackendAsync(recorder);
-        await using var gateway = await TestGateway.StartAsync(Config($"grpc://127.0.0.1:{backend.Port}"), h2cEndpoint: true);
-        using var channel = Channel(gateway);
-        var client = new Echo.EchoClient(channel);
+        await using var echo = await EchoThroughGateway.StartAsync();
+        var client = echo.Client;
 
         using var call = client.Stream(new EchoRequest { Text = "quota spent", Count = 2, FailWith = (int)StatusCode.ResourceExhausted });
         var received = 0;
@@ -101,11 +89,8 @@ public sealed class GrpcPassThroughTests
     [Fact(Timeout = 30_000)]
     public async Task Deadline_is_forwarded_and_the_backend_call_is_cancelled_when_it_passes()
     {
-        var recorder = new EchoRecorder();
-        await using var backend = await StartEchoBackendAsync(recorder);
-        await using var gateway = await TestGateway.StartAsync(Config($"grpc://127.0.0.1:{backend.Port}"), h2cEndpoint: true);
-        using var channel = Channel(gateway);
-        var client = new Echo.EchoClient(channel);
+        await using var echo = await EchoThroughGateway.StartAsync();
+        var client = echo.Client;
         var started = TimeProvider.System.GetTimestamp();
 
         using var call = client.UnaryAsync(new EchoRequest { Text = "slow", DelayMs = 20_000 }, deadline: DateTime.UtcNow.AddMilliseconds(500));
@@ -114,21 +99,17 @@ public sealed class GrpcPassThroughTests
         Assert.Equal(StatusCode.DeadlineExceeded, error.StatusCode);
         Assert.True(TimeProvider.System.GetElapsedTime(started) < TimeSpan.FromSeconds(10));
         // The backend got the deadline as grpc-timeout and its call ended with it, not 20 s later.
-        Assert.True(recorder.Seen.TryPeek(out var timeout));
+        Assert.True(echo.Recorder.Seen.TryPeek(out var timeout));
         Assert.Matches("^[0-9]+[HMSmun]$", timeout);
-        await recorder.Cancelled.Task.WaitAsync(TimeSpan.FromSeconds(10));
+        await echo.Recorder.Cancelled.Task.WaitAsync(TimeSpan.FromSeconds(10));
     }
 
     [Fact(Timeout = 30_000)]
     public async Task Read_timeout_is_idle_time_so_a_stream_longer_than_it_passes_and_a_silent_one_is_cut()
     {
         // Kong's read_timeout is the longest pause between two reads, not a limit on the whole call.
-        var recorder = new EchoRecorder();
-        await using var backend = await StartEchoBackendAsync(recorder);
-        var yaml = Config($"grpc://127.0.0.1:{backend.Port}").Replace("    url:", "    read_timeout: 400\n    url:", StringComparison.Ordinal);
-        await using var gateway = await TestGateway.StartAsync(yaml, h2cEndpoint: true);
-        using var channel = Channel(gateway);
-        var client = new Echo.EchoClient(channel);
+        await using var echo = await EchoThroughGateway.StartAsync(yaml => yaml.Replace("    url:", "    read_timeout: 400\n    url:", StringComparison.Ordinal));
+        var client = echo.Client;
 
         using var steady = client.Stream(new EchoRequest { Text = "steady", Count = 8, DelayMs = 100 });
         var steadyCount = 0;
@@ -155,13 +136,9 @@ public sealed class GrpcPassThroughTests
         // Kestrel's minimum request body rate guards ordinary uploads against slow-loris; a gRPC
         // stream may pause between messages as long as the application likes. YARP lifts the rate
         // (and the body size limit) for application/grpc requests; this keeps that true here.
-        var recorder = new EchoRecorder();
-        await using var backend = await StartEchoBackendAsync(recorder);
-        await using var gateway = await TestGateway.StartAsync(Config($"grpc://127.0.0.1:{backend.Port}"),
-            services => services.Configure<KestrelServerOptions>(k => k.Limits.MinRequestBodyDataRate = new(240, TimeSpan.FromSeconds(1.1))),
-            h2cEndpoint: true);
-        using var channel = Channel(gateway);
-        var client = new Echo.EchoClient(channel);
+        await using var echo = await EchoThroughGateway.StartAsync(
+            gatewayServices: services => services.Configure<KestrelServerOptions>(k => k.Limits.MinRequestBodyDataRate = new(240, TimeSpan.FromSeconds(1.1))));
+        var client = echo.Client;
 
         using var call = client.Collect();
         await call.RequestStream.WriteAsync(new EchoRequest { Text = "first" });
@@ -235,6 +212,36 @@ public sealed class GrpcPassThroughTests
         Assert.Equal("HTTP/1.1", await viaH2.Content.ReadAsStringAsync());
         Assert.Equal(HttpVersion.Version11, viaH1.Version);
         Assert.Equal("HTTP/1.1", await viaH1.Content.ReadAsStringAsync());
+    }
+
+    /// <summary>An echo backend, the gateway in front of it (h2c endpoint) and a gRPC client of the gateway.</summary>
+    private sealed class EchoThroughGateway : IAsyncDisposable
+    {
+        private LoopbackServer _backend = null!;
+        private TestGateway _gateway = null!;
+        private GrpcChannel _channel = null!;
+
+        public EchoRecorder Recorder { get; } = new();
+
+        public Echo.EchoClient Client { get; private set; } = null!;
+
+        public static async Task<EchoThroughGateway> StartAsync(Func<string, string>? editConfig = null, Action<IServiceCollection>? gatewayServices = null)
+        {
+            var setup = new EchoThroughGateway();
+            setup._backend = await StartEchoBackendAsync(setup.Recorder);
+            var yaml = Config($"grpc://127.0.0.1:{setup._backend.Port}");
+            setup._gateway = await TestGateway.StartAsync(editConfig?.Invoke(yaml) ?? yaml, gatewayServices, h2cEndpoint: true);
+            setup._channel = Channel(setup._gateway);
+            setup.Client = new Echo.EchoClient(setup._channel);
+            return setup;
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            _channel.Dispose();
+            await _gateway.DisposeAsync();
+            await _backend.DisposeAsync();
+        }
     }
 
     internal static async Task<LoopbackServer> StartEchoBackendAsync(EchoRecorder recorder, System.Security.Cryptography.X509Certificates.X509Certificate2? certificate = null) =>
