@@ -147,6 +147,41 @@ public sealed class UpstreamTlsTests
     }
 
     [Fact(Timeout = 30_000)]
+    public async Task Management_api_manages_certificates_keeps_keys_encrypted_and_guards_references()
+    {
+        await using var gateway = await TestGateway.StartAsync(null, settings: ManagementApiTests.AdminSettings());
+        var caBody = new System.Text.Json.Nodes.JsonObject { ["id"] = CaId, ["cert"] = TestCertificates.CertificatePem(Ca) }.ToJsonString();
+        var certBody = new System.Text.Json.Nodes.JsonObject
+        {
+            ["id"] = ClientId,
+            ["cert"] = TestCertificates.CertificatePem(ClientCert),
+            ["key"] = TestCertificates.PrivateKeyPem(ClientCert),
+        }.ToJsonString();
+        var serviceBody = new System.Text.Json.Nodes.JsonObject
+        {
+            ["name"] = "tls",
+            ["url"] = "https://backend.internal",
+            ["ca_certificates"] = new System.Text.Json.Nodes.JsonArray(CaId),
+            ["client_certificate"] = new System.Text.Json.Nodes.JsonObject { ["id"] = ClientId },
+        }.ToJsonString();
+
+        using var createdCa = await gateway.Client.SendAsync(ManagementApiTests.Admin(HttpMethod.Post, "/_gateway/ca_certificates", caBody));
+        using var createdCert = await gateway.Client.SendAsync(ManagementApiTests.Admin(HttpMethod.Post, "/_gateway/certificates", certBody));
+        using var createdService = await gateway.Client.SendAsync(ManagementApiTests.Admin(HttpMethod.Post, "/_gateway/services", serviceBody));
+        using var readCert = await gateway.Client.SendAsync(ManagementApiTests.Admin(HttpMethod.Get, $"/_gateway/certificates/{ClientId}"));
+        using var deleteReferenced = await gateway.Client.SendAsync(ManagementApiTests.Admin(HttpMethod.Delete, $"/_gateway/ca_certificates/{CaId}"));
+
+        Assert.Equal(HttpStatusCode.Created, createdCa.StatusCode);
+        Assert.Equal(HttpStatusCode.Created, createdCert.StatusCode);
+        Assert.Equal(HttpStatusCode.Created, createdService.StatusCode);
+        Assert.DoesNotContain("PRIVATE KEY", await createdCert.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        var stored = await ManagementApiTests.JsonAsync(readCert);
+        Assert.StartsWith("enc:v1:", stored["key"]!.GetValue<string>(), StringComparison.Ordinal);
+        Assert.Equal(HttpStatusCode.BadRequest, deleteReferenced.StatusCode);
+        Assert.Contains("no ca_certificate with id", await deleteReferenced.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+    }
+
+    [Fact(Timeout = 30_000)]
     public async Task Connections_are_pooled_per_target()
     {
         // Two targets behind one upstream: sequential requests alternate, each target sees one connection.
