@@ -182,6 +182,36 @@ public sealed class UpstreamTlsTests
     }
 
     [Fact(Timeout = 30_000)]
+    public async Task Import_of_a_certificate_change_is_a_new_version_and_select_tags_keeps_other_certificates()
+    {
+        var original = Config(443, $"    ca_certificates: [{CaId}]");
+        await using var gateway = await TestGateway.StartAsync(original, settings: ManagementApiTests.AdminSettings());
+        var rotated = original.Replace(Json(TestCertificates.CertificatePem(OtherCa)), Json(TestCertificates.CertificatePem(TestCertificates.CreateCa("rotated CA"))), StringComparison.Ordinal);
+        const string tagged = """
+            _format_version: "3.0"
+            services:
+              - name: team-b
+                url: http://team-b.internal
+                tags: [team-b]
+            """;
+
+        using var dryRun = await gateway.Client.SendAsync(ManagementApiTests.Admin(HttpMethod.Post, "/_gateway/config?dry_run=true", rotated, "application/yaml"));
+        using var tagImport = await gateway.Client.SendAsync(ManagementApiTests.Admin(HttpMethod.Post, "/_gateway/config?select_tags=team-b", tagged, "application/yaml"));
+        using var export = await gateway.Client.SendAsync(ManagementApiTests.Admin(HttpMethod.Get, "/_gateway/config"));
+
+        var changes = (await ManagementApiTests.JsonAsync(dryRun))["changes"]!.AsArray();
+        var change = Assert.Single(changes)!;
+        Assert.Equal("update", change["action"]!.GetValue<string>());
+        Assert.Equal("ca_certificate", change["kind"]!.GetValue<string>());
+        Assert.Equal(OtherCaId, change["id"]!.GetValue<string>());
+        Assert.Equal(HttpStatusCode.Created, tagImport.StatusCode);
+        var exported = await export.Content.ReadAsStringAsync();
+        Assert.Contains(CaId, exported, StringComparison.Ordinal);
+        Assert.Contains(ClientId, exported, StringComparison.Ordinal);
+        Assert.Contains("team-b", exported, StringComparison.Ordinal);
+    }
+
+    [Fact(Timeout = 30_000)]
     public async Task Connections_are_pooled_per_target()
     {
         // Two targets behind one upstream: sequential requests alternate, each target sees one connection.
