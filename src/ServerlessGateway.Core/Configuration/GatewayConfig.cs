@@ -12,6 +12,8 @@ public sealed record GatewayConfig
     public IReadOnlyList<UpstreamConfig> Upstreams { get; init; } = [];
     public IReadOnlyList<ConsumerConfig> Consumers { get; init; } = [];
     public IReadOnlyList<PluginConfig> Plugins { get; init; } = [];
+    public IReadOnlyList<CaCertificateConfig> CaCertificates { get; init; } = [];
+    public IReadOnlyList<CertificateConfig> Certificates { get; init; } = [];
 
     public static GatewayConfig Empty { get; } = new();
 }
@@ -40,6 +42,13 @@ public sealed record ServiceConfig : IEntity
     /// <summary>Our extension (docs/resilience.md): a circuit breaker per target of this service; null = none, as in Kong.</summary>
     public CircuitBreakerConfig? CircuitBreaker { get; init; }
     public bool Enabled { get; init; } = true;
+    /// <summary>Upstream TLS (https/grpcs): null verifies, as this gateway's secure default (docs/protocols.md; Kong's null does not).</summary>
+    public bool? TlsVerify { get; init; }
+    public int? TlsVerifyDepth { get; init; }
+    /// <summary>Ids of <see cref="CaCertificateConfig"/>s: when set, the only roots trusted for this upstream.</summary>
+    public IReadOnlyList<string> CaCertificates { get; init; } = [];
+    /// <summary>Id of the <see cref="CertificateConfig"/> presented to the upstream (mTLS).</summary>
+    public string? ClientCertificate { get; init; }
     public IReadOnlyList<string> Tags { get; init; } = [];
     /// <summary>Unix seconds, as Kong writes them; set by the registry when the entity is created or changed.</summary>
     public long? CreatedAt { get; init; }

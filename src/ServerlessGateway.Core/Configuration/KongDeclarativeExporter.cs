@@ -40,6 +40,8 @@ public static partial class KongDeclarativeExporter
         }
 
         var root = new JsonObject { ["_format_version"] = "3.0" };
+        AddList(root, "ca_certificates", config.CaCertificates.Select(c => (JsonNode)CaCertificate(c)));
+        AddList(root, "certificates", config.Certificates.Select(c => (JsonNode)Certificate(c)));
         var nestedPlugins = new HashSet<PluginConfig>(ReferenceEqualityComparer.Instance);
 
         var services = new JsonArray();
@@ -106,6 +108,8 @@ public static partial class KongDeclarativeExporter
         root["upstreams"] = new JsonArray(config.Upstreams.Select(u => (JsonNode?)Upstream(u)).ToArray());
         root["consumers"] = new JsonArray(config.Consumers.Select(c => (JsonNode?)Consumer(c)).ToArray());
         root["plugins"] = new JsonArray(config.Plugins.Select(p => (JsonNode?)Plugin(p, withScope: true)).ToArray());
+        root["ca_certificates"] = new JsonArray(config.CaCertificates.Select(c => (JsonNode?)CaCertificate(c)).ToArray());
+        root["certificates"] = new JsonArray(config.Certificates.Select(c => (JsonNode?)Certificate(c)).ToArray());
         return root;
     }
 
@@ -192,7 +196,46 @@ public static partial class KongDeclarativeExporter
         }
 
         node["enabled"] = s.Enabled;
+        // Upstream TLS fields only when set: Kong rejects them on http/grpc services.
+        if (s.TlsVerify is { } verify)
+        {
+            node["tls_verify"] = verify;
+        }
+
+        if (s.TlsVerifyDepth is { } depth)
+        {
+            node["tls_verify_depth"] = depth;
+        }
+
+        if (s.CaCertificates.Count > 0)
+        {
+            node["ca_certificates"] = Strings(s.CaCertificates);
+        }
+
+        if (s.ClientCertificate is { } client)
+        {
+            node["client_certificate"] = new JsonObject { ["id"] = client };
+        }
+
         node["tags"] = Strings(s.Tags);
+        return node;
+    }
+
+    internal static JsonObject CaCertificate(CaCertificateConfig c)
+    {
+        var node = Entity(c.Id, c.CreatedAt, c.UpdatedAt);
+        node["cert"] = c.Cert;
+        node["tags"] = Strings(c.Tags);
+        return node;
+    }
+
+    /// <summary>The key as stored: <c>enc:v1:</c> or a vault reference once the registry has protected it, never plain from there.</summary>
+    internal static JsonObject Certificate(CertificateConfig c)
+    {
+        var node = Entity(c.Id, c.CreatedAt, c.UpdatedAt);
+        node["cert"] = c.Cert;
+        node["key"] = c.Key;
+        node["tags"] = Strings(c.Tags);
         return node;
     }
 

@@ -28,7 +28,7 @@ public static partial class KongDeclarativeParser
         return new Reader().Read(root);
     }
 
-    private sealed class Reader
+    private sealed partial class Reader
     {
         private readonly List<ConfigIssue> _errors = [];
         private readonly List<ConfigIssue> _warnings = [];
@@ -64,6 +64,16 @@ public static partial class KongDeclarativeParser
 
             top.KongDefault("_transform", "true");
             top.KongDefault("_workspace", "\"default\"");
+
+            foreach (var (node, path) in top.List("ca_certificates"))
+            {
+                ReadCaCertificate(node, path);
+            }
+
+            foreach (var (node, path) in top.List("certificates"))
+            {
+                ReadCertificate(node, path);
+            }
 
             foreach (var (node, path) in top.List("services"))
             {
@@ -109,6 +119,8 @@ public static partial class KongDeclarativeParser
                 Upstreams = _upstreams,
                 Consumers = _consumers,
                 Plugins = _plugins,
+                CaCertificates = _caCertificates,
+                Certificates = _certificates,
             };
             return new(config, _errors, _warnings);
         }
@@ -117,8 +129,6 @@ public static partial class KongDeclarativeParser
         {
             ["_info"] = "deck's _info block is not read; pass select_tags to the import call instead",
             ["targets"] = "write targets nested under their upstream",
-            ["certificates"] = "TLS certificates are managed by Azure Front Door / App Service",
-            ["ca_certificates"] = "not yet implemented",
             ["snis"] = "TLS is terminated by Azure Front Door / App Service",
             ["vaults"] = "secrets come from Azure Key Vault references in app settings",
             ["keys"] = "not implemented",
@@ -244,6 +254,7 @@ public static partial class KongDeclarativeParser
                 map.Error(url is null ? "path" : "url", "the path must be canonical: no dot segments, '//', encoded '/', '\\' or NUL");
             }
 
+            var tls = ReadServiceTls(map, protocol);
             var service = new ServiceConfig
             {
                 Id = ReadId(map, "service", name ?? path),
@@ -260,6 +271,10 @@ public static partial class KongDeclarativeParser
                 Retries = map.Int("retries", 5, 0, 32767),
                 CircuitBreaker = ReadCircuitBreaker(map),
                 Enabled = map.Bool("enabled", true),
+                TlsVerify = tls.Verify,
+                TlsVerifyDepth = tls.Depth,
+                CaCertificates = tls.CaCertificates,
+                ClientCertificate = tls.ClientCertificate,
                 Tags = ReadTags(map),
             };
             if ((long)service.ConnectTimeout + service.ReadTimeout > (long)Resilience.RetryPolicy.Deadline.TotalMilliseconds)
@@ -267,10 +282,6 @@ public static partial class KongDeclarativeParser
                 _warnings.Add(new(path, "connect_timeout + read_timeout exceed 225 s: the Azure Functions host ends a request at 230 s, so a slow upstream is cut there instead of answered with the gateway's 504"));
             }
 
-            map.KongDefault("client_certificate", "null", "upstream mTLS is not implemented yet");
-            map.KongDefault("tls_verify", "null", "upstream TLS options are not implemented yet");
-            map.KongDefault("tls_verify_depth", "null", "upstream TLS options are not implemented yet");
-            map.KongDefault("ca_certificates", "null", "upstream TLS options are not implemented yet");
             _services.Add(service);
             _paths[service] = path;
 
@@ -1083,6 +1094,8 @@ public static partial class KongDeclarativeParser
                     _errors.Add(new(at, $"plugin '{p.Name}' is configured twice for the same service/route/consumer"));
                 }
             }
+
+            ValidateTls();
         }
 
         /// <summary>References by id or by name become the entity's key (name, else id): one spelling per entity.</summary>

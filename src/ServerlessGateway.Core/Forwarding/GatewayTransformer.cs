@@ -32,6 +32,10 @@ internal sealed class GatewayTransformer : HttpTransformer
         AddIdentityHeaders(feature, proxyRequest);
         SetForwardedHeaders(httpContext, feature, proxyRequest);
         proxyRequest.Options.Set(UpstreamTimeouts.OptionKey, service.Timeouts);
+        if (service.Tls is { } tls)
+        {
+            proxyRequest.Options.Set(UpstreamTls.OptionKey, tls);
+        }
     }
 
     public override async ValueTask<bool> TransformResponseAsync(HttpContext httpContext, HttpResponseMessage? proxyResponse, CancellationToken cancellationToken)

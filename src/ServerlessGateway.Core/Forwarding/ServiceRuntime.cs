@@ -8,9 +8,10 @@ namespace ServerlessGateway.Forwarding;
 /// <summary>A service compiled for forwarding: where to send, with which protocol and timeouts.</summary>
 internal sealed class ServiceRuntime
 {
-    public ServiceRuntime(ServiceConfig config, UpstreamConfig? upstream, UpstreamHealth? health = null, ResilienceRuntime? resilience = null)
+    public ServiceRuntime(ServiceConfig config, UpstreamConfig? upstream, UpstreamHealth? health = null, ResilienceRuntime? resilience = null, UpstreamTls? tls = null)
     {
         Config = config;
+        Tls = tls;
         // gRPC speaks HTTP/2: cleartext h2c with prior knowledge for grpc, ALPN over TLS for grpcs.
         var scheme = config.Protocol is "https" or "grpcs" ? "https" : "http";
         var http2 = config.Protocol is "grpc" or "grpcs";
@@ -56,4 +57,7 @@ internal sealed class ServiceRuntime
         new(destination, authority, health, config.CircuitBreaker is { } breaker && resilience is not null
             ? resilience.Breaker(config.Key, authority, breaker)
             : null);
+
+    /// <summary>The service's own upstream TLS settings; null for the defaults (see <see cref="UpstreamTls.For"/>).</summary>
+    public UpstreamTls? Tls { get; }
 }

@@ -34,6 +34,8 @@ internal static class ConfigTimestamps
                 }).ToList(),
                 c => c.Id, (x, c, u) => x with { CreatedAt = c, UpdatedAt = u }, t),
             Plugins = Apply(current.Plugins, next.Plugins, p => p.Id, (p, c, u) => p with { CreatedAt = c, UpdatedAt = u }, t),
+            CaCertificates = Apply(current.CaCertificates, next.CaCertificates, x => x.Id, (x, c, u) => x with { CreatedAt = c, UpdatedAt = u }, t),
+            Certificates = Apply(current.Certificates, next.Certificates, x => x.Id, (x, c, u) => x with { CreatedAt = c, UpdatedAt = u }, t),
         };
     }
 
@@ -81,6 +83,8 @@ internal static class ConfigTimestamps
             Acls = c.Acls.Select(x => x with { CreatedAt = null, UpdatedAt = null }).ToList(),
         });
         Compare(changes, "plugin", current.Plugins, next.Plugins, p => p.Id, p => p.Name, p => p with { CreatedAt = null, UpdatedAt = null });
+        Compare(changes, "ca_certificate", current.CaCertificates, next.CaCertificates, c => c.Id, _ => null, c => c with { CreatedAt = null, UpdatedAt = null });
+        Compare(changes, "certificate", current.Certificates, next.Certificates, c => c.Id, _ => null, c => c with { CreatedAt = null, UpdatedAt = null });
         return changes;
     }
 

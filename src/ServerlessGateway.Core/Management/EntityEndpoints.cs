@@ -17,7 +17,7 @@ internal sealed class EntityEndpoints(ConfigRegistry registry, TimeProvider time
     private const int DefaultPageSize = 100;
     private const int MaxPageSize = 1000;
 
-    private static readonly HashSet<string> TopLevel = ["services", "routes", "upstreams", "consumers", "plugins"];
+    private static readonly HashSet<string> TopLevel = ["services", "routes", "upstreams", "consumers", "plugins", "ca_certificates", "certificates"];
 
     public async Task HandleAsync(HttpContext context, string[] segments, string actor)
     {

@@ -279,6 +279,8 @@ public sealed class ManagementApi
         Upstreams = config.Upstreams.Select(u => u with { Tags = AddTags(u.Tags, tags) }).ToList(),
         Consumers = config.Consumers.Select(c => c with { Tags = AddTags(c.Tags, tags) }).ToList(),
         Plugins = config.Plugins.Select(p => p with { Tags = AddTags(p.Tags, tags) }).ToList(),
+        CaCertificates = config.CaCertificates.Select(c => c with { Tags = AddTags(c.Tags, tags) }).ToList(),
+        Certificates = config.Certificates.Select(c => c with { Tags = AddTags(c.Tags, tags) }).ToList(),
     };
 
     private static GatewayConfig Merge(GatewayConfig current, GatewayConfig incoming, string[] tags) => new()
@@ -288,6 +290,8 @@ public sealed class ManagementApi
         Upstreams = [.. current.Upstreams.Where(u => !Tagged(u.Tags, tags)), .. incoming.Upstreams],
         Consumers = [.. current.Consumers.Where(c => !Tagged(c.Tags, tags)), .. incoming.Consumers],
         Plugins = [.. current.Plugins.Where(p => !Tagged(p.Tags, tags)), .. incoming.Plugins],
+        CaCertificates = [.. current.CaCertificates.Where(c => !Tagged(c.Tags, tags)), .. incoming.CaCertificates],
+        Certificates = [.. current.Certificates.Where(c => !Tagged(c.Tags, tags)), .. incoming.Certificates],
     };
 
     private static GatewayConfig FilterByTags(GatewayConfig config, string[] tags) => tags.Length == 0 ? config : new GatewayConfig
@@ -297,6 +301,8 @@ public sealed class ManagementApi
         Upstreams = config.Upstreams.Where(u => Tagged(u.Tags, tags)).ToList(),
         Consumers = config.Consumers.Where(c => Tagged(c.Tags, tags)).ToList(),
         Plugins = config.Plugins.Where(p => Tagged(p.Tags, tags)).ToList(),
+        CaCertificates = config.CaCertificates.Where(c => Tagged(c.Tags, tags)).ToList(),
+        Certificates = config.Certificates.Where(c => Tagged(c.Tags, tags)).ToList(),
     };
 
     private async Task HistoryAsync(HttpContext context)

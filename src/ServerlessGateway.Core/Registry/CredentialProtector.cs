@@ -8,7 +8,9 @@ namespace ServerlessGateway.Registry;
 /// Credentials at rest (DESIGN.md §4): key-auth keys as SHA-256 (<c>sha256:&lt;hex&gt;</c>), HMAC
 /// <c>jwt_secrets</c> secrets encrypted with AES-GCM under <c>Gateway:Secrets:Key</c>
 /// (<c>enc:v1:&lt;base64&gt;</c>). Import accepts both forms, so export -> import round-trips
-/// without a plain secret ever leaving. Public keys stay as they are.
+/// without a plain secret ever leaving. Public keys stay as they are. Private keys of
+/// <c>certificates</c> (upstream mTLS) are encrypted like HMAC secrets, or stay
+/// <c>{vault://env/NAME}</c> references resolved when a snapshot is compiled.
 /// Rotation: the previous keys (<c>Gateway:Secrets:PreviousKeys</c>) still decrypt, and every publish
 /// re-encrypts what only they can read under the current key.
 /// </summary>
@@ -75,40 +77,48 @@ public sealed class CredentialProtector
             consumers.Add(consumer with { KeyAuthCredentials = keys, JwtSecrets = secrets });
         }
 
-        return config with { Consumers = consumers };
-    }
-
-    private JwtSecret ProtectJwt(JwtSecret secret, string path, List<ConfigIssue> errors)
-    {
-        if (secret.Secret is not { } value)
+        var certificates = new List<CertificateConfig>(config.Certificates.Count);
+        for (var i = 0; i < config.Certificates.Count; i++)
         {
-            return secret;
+            var certificate = config.Certificates[i];
+            certificates.Add(VaultReference.IsReference(certificate.Key)
+                ? certificate
+                : certificate with { Key = ProtectSecret(certificate.Key, $"certificates[{i}].key", "private keys", errors) });
         }
 
+        return config with { Consumers = consumers, Certificates = certificates };
+    }
+
+    private JwtSecret ProtectJwt(JwtSecret secret, string path, List<ConfigIssue> errors) =>
+        secret.Secret is { } value ? secret with { Secret = ProtectSecret(value, path, "HMAC secrets", errors) } : secret;
+
+    /// <summary>A secret in its at-rest form: <c>enc:v1:</c> values are checked, plain ones encrypted.</summary>
+    private string ProtectSecret(string value, string path, string what, List<ConfigIssue> errors)
+    {
         if (value.StartsWith(EncryptedPrefix, StringComparison.Ordinal))
         {
             if (_key is not null && TryDecrypt(_key, value, out _))
             {
-                return secret;
+                return value;
             }
 
             if (_key is not null && TryRevealWithPreviousKeys(value, out var plain))
             {
                 // Encrypted under a key being rotated out: stored again under the current one.
-                return secret with { Secret = Encrypt(plain) };
+                return Encrypt(plain);
             }
 
             errors.Add(new(path, "an 'enc:v1:' secret that this gateway's secrets key (Gateway:Secrets:Key) cannot decrypt"));
-            return secret;
+            return value;
         }
 
         if (_key is null)
         {
-            errors.Add(new(path, "HMAC secrets cannot be stored: Gateway:Secrets:Key is not configured"));
-            return secret;
+            errors.Add(new(path, $"{what} cannot be stored: Gateway:Secrets:Key is not configured"));
+            return value;
         }
 
-        return secret with { Secret = Encrypt(value) };
+        return Encrypt(value);
     }
 
     private string Encrypt(string plain)

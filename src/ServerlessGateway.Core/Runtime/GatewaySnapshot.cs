@@ -50,7 +50,7 @@ public sealed class GatewaySnapshot
         foreach (var service in config.Services)
         {
             var upstream = upstreams.GetValueOrDefault(service.Host);
-            var runtime = new ServiceRuntime(service, upstream.Config, upstream.Health, resilience);
+            var runtime = new ServiceRuntime(service, upstream.Config, upstream.Health, resilience, UpstreamTls.For(service, config, pluginRuntime?.Protector));
             services[service.Id] = runtime;
             if (service.Name is not null)
             {
