@@ -130,15 +130,12 @@ internal sealed class ActiveHealthChecker(GatewaySnapshotProvider snapshots, Ups
         {
             target.ReportActive(UpstreamFailure.Timeout, 0);
         }
-        catch (HttpRequestException ex) when (ex.InnerException is not UpstreamAddressDeniedException)
-        {
-            resilience.ProbeFailed(upstream.Name, target.Target, ex);
-            target.ReportActive(UpstreamFailure.Transport, 0);
-        }
         catch (HttpRequestException ex)
         {
-            // The SSRF guard refused the address: a policy matter, not the target's health.
+            // Also when the SSRF guard refused the address (no packet was sent): traffic can never reach such a
+            // target either, so it counts as a TCP failure and leaves rotation instead of failing requests with 502.
             resilience.ProbeFailed(upstream.Name, target.Target, ex);
+            target.ReportActive(UpstreamFailure.Transport, 0);
         }
     }
 }

@@ -12,14 +12,16 @@ public enum CanonicalPathError
     InvalidEncoding,
     InvalidCharacter,
     NotAbsolute,
+    DotSegmentWithParameters,
 }
 
 /// <summary>
 /// The one canonical form of a request path that routing, every policy and the upstream request
 /// see (DESIGN.md §2): percent-encoded unreserved characters decoded (RFC 3986 §2.3), other
 /// escapes kept with upper-case hex (§6.2.2.1), dot segments removed (§5.2.4), runs of '/' merged.
-/// Encoded '/', '\' and NUL are rejected, as is a raw '\': each is a classic way to make a
-/// proxy and a backend disagree about the path. Matching stays case-sensitive, as in Kong.
+/// Encoded '/', '\' and NUL are rejected, as is a raw '\' and a dot segment carrying ';' parameters
+/// ("..;", which servlet containers read as ".."): each is a classic way to make a proxy and a
+/// backend disagree about the path. Matching stays case-sensitive, as in Kong.
 /// </summary>
 public static class PathCanonicalizer
 {
@@ -55,6 +57,11 @@ public static class PathCanonicalizer
         if (error != CanonicalPathError.None)
         {
             return error;
+        }
+
+        if (HasDotSegmentWithParameters(decoded))
+        {
+            return CanonicalPathError.DotSegmentWithParameters;
         }
 
         canonical = RemoveDotSegmentsAndMergeSlashes(decoded);
@@ -147,6 +154,26 @@ public static class PathCanonicalizer
         }
 
         return builder.ToString();
+    }
+
+    /// <summary>
+    /// "/..;x/" is no dot segment to RFC 3986, so it stays in the path, but servlet containers strip ';'
+    /// parameters before resolving dot segments: the backend would climb where routing did not
+    /// (Orange Tsai, "Breaking Parser Logic", Black Hat USA 2018). No client has a reason to send one.
+    /// </summary>
+    private static bool HasDotSegmentWithParameters(string path)
+    {
+        foreach (var range in path.AsSpan().Split('/'))
+        {
+            var segment = path.AsSpan()[range];
+            var semicolon = segment.IndexOf(';');
+            if (semicolon > 0 && segment[..semicolon] is "." or "..")
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 
     /// <summary>RFC 3986 §5.2.4 over segments, with empty segments (from "//") dropped.</summary>

@@ -18,6 +18,7 @@ namespace ServerlessGateway.Runtime;
 /// </summary>
 public sealed partial class GatewayPipeline
 {
+    private const string AllowedMethods = "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS";
     private static readonly UriCreationOptions UriOptions = new() { DangerousDisablePathAndQueryCanonicalization = true };
     private readonly GatewaySnapshotProvider _snapshots;
     private readonly ClientAddressResolver _clientAddresses;
@@ -76,6 +77,22 @@ public sealed partial class GatewayPipeline
             return ProblemDetailsWriter.WriteAsync(context, StatusCodes.Status503ServiceUnavailable, "the gateway has no configuration to serve");
         }
 
+        var request = context.Request;
+        if (HttpMethods.IsTrace(request.Method) || HttpMethods.IsConnect(request.Method))
+        {
+            // As Kong's nginx does (405 for both): TRACE reflects requests, credentials included, back to
+            // the caller (cross-site tracing), and the gateway is no forward proxy for CONNECT tunnels.
+            context.Response.Headers.Allow = AllowedMethods;
+            return ProblemDetailsWriter.WriteAsync(context, StatusCodes.Status405MethodNotAllowed, "the gateway does not proxy TRACE or CONNECT");
+        }
+
+        if (request.ContentLength > context.Features.Get<IHttpMaxRequestBodySizeFeature>()?.MaxRequestBodySize)
+        {
+            // Kestrel only objects once the body is read, which YARP does after the upstream got the request
+            // headers: a body that can never be accepted must not reach the backend at all.
+            return ProblemDetailsWriter.WriteAsync(context, StatusCodes.Status413PayloadTooLarge, "the request body is larger than the gateway accepts");
+        }
+
         if (!TrySplitTarget(context, out var rawPath, out var query))
         {
             return ProblemDetailsWriter.WriteAsync(context, StatusCodes.Status400BadRequest, "the request target must be a path (origin form)");
@@ -90,7 +107,6 @@ public sealed partial class GatewayPipeline
         feature.Path = path;
         feature.Query = query;
 
-        var request = context.Request;
         var hostHeader = request.Headers.Host.ToString();
         SplitHost(hostHeader, context.Connection.LocalPort, out var hostEnd, out var port);
         if (!snapshot.Router.TryMatch(request.Method, hostHeader.AsSpan(0, hostEnd), port, path, request.Headers, out var match))
@@ -398,6 +414,7 @@ public sealed partial class GatewayPipeline
         CanonicalPathError.Backslash => "the path contains '\\', which the gateway does not accept",
         CanonicalPathError.InvalidEncoding => "the path contains an invalid percent-encoding",
         CanonicalPathError.InvalidCharacter => "the path contains a character that is not allowed in a URI path",
+        CanonicalPathError.DotSegmentWithParameters => "the path contains a dot segment with ';' parameters, which the gateway does not accept",
         _ => "the request target must be an absolute path",
     };
 

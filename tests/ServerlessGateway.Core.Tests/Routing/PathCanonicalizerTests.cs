@@ -48,6 +48,9 @@ public sealed class PathCanonicalizerTests
     [InlineData("/api\u00e9", CanonicalPathError.InvalidCharacter)]
     [InlineData("api", CanonicalPathError.NotAbsolute)]
     [InlineData("", CanonicalPathError.NotAbsolute)]
+    [InlineData("/api/..;/admin", CanonicalPathError.DotSegmentWithParameters)]
+    [InlineData("/api/.;x=1/admin", CanonicalPathError.DotSegmentWithParameters)]
+    [InlineData("/api/%2e%2e;/admin", CanonicalPathError.DotSegmentWithParameters)]
     public void Rejects(string raw, CanonicalPathError expected)
     {
         Assert.Equal(expected, PathCanonicalizer.TryCanonicalize(raw, out _));
