@@ -4,6 +4,7 @@ using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json.Nodes;
 using ServerlessGateway.EndToEnd.Tests.Infrastructure;
+using ServerlessGateway.Testing;
 using static ServerlessGateway.EndToEnd.Tests.ManagementApiTests;
 
 namespace ServerlessGateway.EndToEnd.Tests;
@@ -87,6 +88,50 @@ public sealed class JwtPluginTests
         Assert.Equal("998", second.Headers.GetValues("RateLimit-Remaining").Single());
         Assert.Equal("\"minute\";q=1000;w=60", second.Headers.GetValues("RateLimit-Policy").Single());
         Assert.Equal(2, backend.Requests.Count);
+    }
+
+    [Fact(Timeout = 60_000)]
+    public async Task The_seed_imported_into_a_storage_backed_gateway_counts_distributed_and_answers_with_Kongs_and_the_IETF_headers()
+    {
+        // Arrange: the seed as shipped (policy redis: the distributed policy once a store is configured), imported
+        // through the admin API into a gateway on Azurite.
+        await using var azurite = await AzuriteServer.StartNewAsync();
+        await using var backend = await TestBackend.StartAsync();
+        await using var gateway = await TestGateway.StartAsync(null, settings: AdminSettings(new()
+        {
+            ["GatewayStorage"] = azurite.ConnectionString,
+            ["Gateway:TablePrefix"] = "T" + Guid.NewGuid().ToString("N")[..10],
+        }));
+        using var import = Admin(HttpMethod.Post, "/_gateway/config", Seed(backend.Url), "application/yaml");
+        var imported = await gateway.Client.SendAsync(import);
+
+        async Task<HttpResponseMessage> GetUsersAsync()
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Get, "/api/users");
+            request.Headers.Authorization = new("Bearer", Hmac(new JsonObject { ["iss"] = "alice-iss" }));
+            return await gateway.Client.SendAsync(request);
+        }
+
+        // Act
+        var first = await GetUsersAsync();
+        var second = await GetUsersAsync();
+        using var metricsRequest = Admin(HttpMethod.Get, "/_gateway/metrics");
+        var metrics = await (await gateway.Client.SendAsync(metricsRequest)).Content.ReadAsStringAsync();
+
+        // Assert
+        Assert.Equal(HttpStatusCode.Created, imported.StatusCode);
+        Assert.Equal(HttpStatusCode.OK, first.StatusCode);
+        Assert.Equal(HttpStatusCode.OK, second.StatusCode);
+        Assert.Equal("1000", first.Headers.GetValues("X-RateLimit-Limit-Minute").Single());
+        Assert.Equal("999", first.Headers.GetValues("X-RateLimit-Remaining-Minute").Single());
+        Assert.Equal("998", second.Headers.GetValues("X-RateLimit-Remaining-Minute").Single());
+        Assert.Equal("1000", second.Headers.GetValues("RateLimit-Limit").Single());
+        Assert.Equal("998", second.Headers.GetValues("RateLimit-Remaining").Single());
+        Assert.InRange(long.Parse(second.Headers.GetValues("RateLimit-Reset").Single(), System.Globalization.CultureInfo.InvariantCulture), 1, 60);
+        Assert.Equal("\"minute\";q=1000;w=60", second.Headers.GetValues("RateLimit-Policy").Single());
+        Assert.Matches("^\"minute\";r=998;t=([1-9]|[1-5][0-9]|60)$", second.Headers.GetValues("RateLimit").Single());
+        Assert.Equal(2, backend.Requests.Count);
+        Assert.Matches("gateway_rate_limit_decisions[^\n]*policy=\"distributed\"", metrics);
     }
 
     [Fact(Timeout = 60_000)]

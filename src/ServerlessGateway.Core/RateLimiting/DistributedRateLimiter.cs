@@ -37,7 +37,7 @@ internal sealed partial class DistributedRateLimiter(string instanceId, RateLimi
     /// <summary>The sync interval of counters whose plugin leaves <c>sync_rate</c> at -1.</summary>
     public TimeSpan DefaultInterval { get; } = defaultInterval;
 
-    /// <summary>False from a failed store call until the next successful one.</summary>
+    /// <summary>False from a failed store call until the next successful sync or heartbeat.</summary>
     public bool StoreAvailable => _storeAvailable;
 
     public int LiveInstances => _liveInstances;
@@ -93,6 +93,11 @@ internal sealed partial class DistributedRateLimiter(string instanceId, RateLimi
         try
         {
             _liveInstances = Math.Max(1, await _guard.HeartbeatAsync(InstanceId, liveness, cancellationToken));
+
+            // The store answers again. Without this, an outage seen while no counter was due would never end: a
+            // sync with nothing to write makes no store call, and a not fault tolerant plugin refuses its requests
+            // (503) before it creates a counter, so no sync would ever try the store again.
+            MarkAvailable();
         }
         catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
         {
@@ -161,12 +166,7 @@ internal sealed partial class DistributedRateLimiter(string instanceId, RateLimi
             return;
         }
 
-        if (!_storeAvailable)
-        {
-            _storeAvailable = true;
-            LogStoreRecovered(_logger);
-        }
-
+        MarkAvailable();
         now = _time.GetUtcNow();
         foreach (var pending in batch)
         {
@@ -211,6 +211,15 @@ internal sealed partial class DistributedRateLimiter(string instanceId, RateLimi
         catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
         {
             LogDropFailed(_logger, ex);
+        }
+    }
+
+    private void MarkAvailable()
+    {
+        if (!_storeAvailable)
+        {
+            _storeAvailable = true;
+            LogStoreRecovered(_logger);
         }
     }
 
@@ -313,7 +322,7 @@ internal sealed partial class DistributedRateLimiter(string instanceId, RateLimi
                     slot.IdleRounds = 0;
                 }
 
-                var reserve = flush ? 0 : slot.Allowance(slot.Admitted, slot.Offered, live, now);
+                var reserve = flush ? 0 : slot.Allowance(slot.Admitted, slot.Offered, live, now, fresh: false);
                 slot.AdmitUpTo = Math.Min(slot.AdmitUpTo, slot.Admitted + reserve);
                 slot.PublishedReserve = reserve;
                 slot.Dirty = false;
@@ -367,7 +376,7 @@ internal sealed partial class DistributedRateLimiter(string instanceId, RateLimi
             slot.OthersOffered = offered;
             slot.OthersCount = others;
             slot.Synced = true;
-            var fresh = slot.Allowance(pending.Admitted, pending.Offered, live, now);
+            var fresh = slot.Allowance(pending.Admitted, pending.Offered, live, now, fresh: true);
             slot.AdmitUpTo = pending.Admitted + Math.Min(pending.Reserved, fresh);
         }
 
@@ -456,8 +465,12 @@ internal sealed partial class DistributedRateLimiter(string instanceId, RateLimi
         /// What this instance may admit from its snapshot (<paramref name="admitted"/>, <paramref name="offered"/>)
         /// until its next sync: its demand share of the budget left, capped by the budget less everyone's
         /// commitments. Without a view of this window yet, the allowance it started the window with.
+        /// The share is remembered (it is what a store outage and the next window start from) only when computed
+        /// from a <paramref name="fresh"/> view: before a sync, this instance's offered count is newer than the
+        /// others', so every instance would see its own share grow, and if the sync then fails (an outage starting
+        /// mid-window) the shares would sum to far more than 1 and the instances together admit far above the limit.
         /// </summary>
-        public long Allowance(long admitted, long offered, int live, DateTimeOffset now)
+        public long Allowance(long admitted, long offered, int live, DateTimeOffset now, bool fresh)
         {
             if (!Synced)
             {
@@ -467,10 +480,15 @@ internal sealed partial class DistributedRateLimiter(string instanceId, RateLimi
             var instances = 1 + OthersCount;
             var totalOffered = offered + OthersOffered;
             var demand = totalOffered == 0 ? 1.0 / Math.Max(instances, live) : (double)offered / totalOffered;
-            Share = (demand + DemandFloor) / (1 + (instances * DemandFloor));
+            var share = (demand + DemandFloor) / (1 + (instances * DemandFloor));
+            if (fresh)
+            {
+                Share = share;
+            }
+
             var pool = EffectiveLimit(now) - admitted - OthersAdmitted;
             var cap = Math.Floor(pool - OthersReserved);
-            var allowance = Math.Floor(Share * pool);
+            var allowance = Math.Floor(share * pool);
             if (allowance < 1 && pool >= 1)
             {
                 allowance = 1;

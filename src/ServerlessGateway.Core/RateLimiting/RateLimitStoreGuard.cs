@@ -29,6 +29,12 @@ internal sealed class RateLimitStoreGuard
 
     public bool BackgroundBreakerOpen => _backgroundState.CircuitState is CircuitState.Open or CircuitState.Isolated;
 
+    /// <summary>
+    /// True unless the background breaker is closed: heartbeats and syncs found the store down, and while one of
+    /// them tries it again (half-open) it is not known to be back yet.
+    /// </summary>
+    public bool StoreKnownDown => _backgroundState.CircuitState is not CircuitState.Closed;
+
     public ValueTask<StrictIncrement> TryIncrementAsync(CounterId id, long limit, CancellationToken cancellationToken) =>
         _strict.ExecuteAsync(
             static (state, ct) => new ValueTask<StrictIncrement>(state.Store.TryIncrementAsync(state.Id, state.Limit, ct)),

@@ -7,7 +7,7 @@ namespace ServerlessGateway.RateLimiting;
 /// row that the store makes only while the count stays within the limit, so the limit is never exceeded.
 /// Periods are checked shortest first and the first that refuses stops the request; a period already
 /// incremented keeps that count (conservative: it can only make a later request wait, never over-admit).
-/// On a store fault or an open breaker the decision is immediate: with <c>fault_tolerant</c> the request
+/// On a store fault or an open breaker (its own, or the background one that heartbeats keep informed) the decision is immediate: with <c>fault_tolerant</c> the request
 /// is counted locally against this instance's share of the limit, otherwise it is unavailable (503).
 /// </summary>
 internal sealed partial class StrictRateLimiter(RateLimitStoreGuard guard, LocalRateLimiter fallback, Func<int> liveInstances, ILogger logger)
@@ -22,7 +22,10 @@ internal sealed partial class StrictRateLimiter(RateLimitStoreGuard guard, Local
         PeriodUsage[] usage,
         CancellationToken cancellationToken)
     {
-        if (guard.StrictBreakerOpen)
+        // The background breaker counts the heartbeats (every 5 s) and syncs: it opens on a down store even when
+        // strict traffic is too thin to open the strict breaker (10 calls in 10 s), which would otherwise let every
+        // strict request wait its timeout for as long as the outage lasts.
+        if (guard.StrictBreakerOpen || guard.StoreKnownDown)
         {
             return Fallback(key, limits, faultTolerant, now, usage);
         }

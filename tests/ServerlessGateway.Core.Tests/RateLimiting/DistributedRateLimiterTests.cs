@@ -18,6 +18,31 @@ public sealed class DistributedRateLimiterTests
     }
 
     [Fact(Timeout = 10_000)]
+    public async Task After_an_outage_seen_by_a_heartbeat_a_not_fault_tolerant_counter_recovers_without_other_traffic()
+    {
+        // Arrange: the store is down at a heartbeat while no counter exists; the only traffic is a fault_tolerant: false
+        // plugin's, refused (503) before it creates a counter, so no sync has anything to write.
+        var (limiter, store, time) = Create();
+        PeriodLimit[] limits = [new(RateLimitPeriod.Minute, 100)];
+        store.Failing = true;
+        await limiter.HeartbeatAsync(TimeSpan.FromSeconds(20), CancellationToken.None);
+        var during = limiter.TryAcquire("k", limits, false, null, faultTolerant: false, time.GetUtcNow(), new PeriodUsage[1]);
+
+        // Act: the store is back; the background loop's next sync tick, then its next heartbeat (5 s later).
+        store.Failing = false;
+        time.Advance(TimeSpan.FromSeconds(1));
+        await limiter.SyncAsync(flush: false, CancellationToken.None);
+        time.Advance(TimeSpan.FromSeconds(4));
+        await limiter.HeartbeatAsync(TimeSpan.FromSeconds(20), CancellationToken.None);
+        var after = limiter.TryAcquire("k", limits, false, null, faultTolerant: false, time.GetUtcNow(), new PeriodUsage[1]);
+
+        // Assert
+        Assert.Equal(RateLimitOutcome.Unavailable, during);
+        Assert.True(limiter.StoreAvailable);
+        Assert.Equal(RateLimitOutcome.Admitted, after);
+    }
+
+    [Fact(Timeout = 10_000)]
     public async Task An_idle_key_is_synced_less_and_less_often()
     {
         // Arrange: one request on an hour limit, then an idle minute with a sync tick every second.

@@ -7,8 +7,8 @@ namespace ServerlessGateway.Tests.RateLimiting;
 /// <summary>
 /// Three (or more) distributed limiters stepping through time: each step offers load to each instance by its
 /// split, and each instance syncs every second at its own phase (0, 1/3 s, 2/3 s). <c>store</c> runs it
-/// against another <see cref="IRateLimitStore"/> (the Table adapter on Azurite); the fault and latency
-/// switches act on the in-memory store only.
+/// against another <see cref="IRateLimitStore"/> (the Table adapter on Azurite), each sync then completing
+/// before the clock moves on; the fault and latency switches act on the in-memory store only.
 /// </summary>
 internal sealed class DistributedSimulation(Func<int, double[]> split, double load, Func<TimeProvider, IRateLimitStore>? store = null)
 {
@@ -20,6 +20,11 @@ internal sealed class DistributedSimulation(Func<int, double[]> split, double lo
     public bool Sync { get; init; } = true;
 
     public Func<int, bool> StoreDown { get; init; } = _ => false;
+
+    /// <summary>Also down from this time after the start of window 0 until <see cref="OutageUntil"/> (an outage that starts or ends mid-window).</summary>
+    public TimeSpan OutageFrom { get; init; } = TimeSpan.MaxValue;
+
+    public TimeSpan OutageUntil { get; init; } = TimeSpan.MaxValue;
 
     public TimeSpan Latency { get; init; }
 
@@ -77,7 +82,7 @@ internal sealed class DistributedSimulation(Func<int, double[]> split, double lo
             var now = time.GetUtcNow();
             var window = (int)((now - Epoch).Ticks / TimeSpan.TicksPerMinute);
             var shares = split(window);
-            memory.Failing = StoreDown(window);
+            memory.Failing = StoreDown(window) || (now - Epoch >= OutageFrom && now - Epoch < OutageUntil);
             for (var i = 0; i < count; i++)
             {
                 owed[i] += perStep * shares[i];
@@ -96,6 +101,12 @@ internal sealed class DistributedSimulation(Func<int, double[]> split, double lo
                     await syncs[i];
                     nextSync[i] += SyncInterval;
                     syncs[i] = instances[i].SyncAsync(flush: false, CancellationToken.None);
+                    if (store is not null)
+                    {
+                        // A real store answers in real time, while the fake clock would run on by thousands of steps
+                        // (and past the guard's timeout): the answer is taken before the next step, a sync costs no fake time.
+                        await syncs[i];
+                    }
                 }
             }
 

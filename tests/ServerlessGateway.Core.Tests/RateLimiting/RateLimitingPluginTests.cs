@@ -320,6 +320,31 @@ public sealed class RateLimitingPluginTests
     }
 
     [Fact(Timeout = 10_000)]
+    public async Task Strict_traffic_too_thin_to_open_its_breaker_decides_at_once_once_heartbeats_found_the_store_down()
+    {
+        // Arrange: a hanging store; two heartbeats 5 s apart time out and open the background breaker.
+        var time = new FakeTimeProvider(RateLimitHarness.Start);
+        var store = new InMemoryRateLimitStore(time) { Hanging = true };
+        using var harness = new RateLimitHarness("{minute: 10, policy: strict}", store, time);
+        for (var beat = 0; beat < 2; beat++)
+        {
+            var heartbeat = harness.Counters.Distributed!.HeartbeatAsync(TimeSpan.FromSeconds(20), CancellationToken.None);
+            time.Advance(RateLimitStoreTimeouts.Default.Sync);
+            await heartbeat;
+        }
+
+        var calls = store.Calls;
+
+        // Act: one strict request (far from the 10 the strict breaker needs).
+        var pending = harness.SendAsync();
+
+        // Assert: decided without waiting on the store (no clock advance needed) and without calling it.
+        Assert.True(pending.IsCompleted);
+        Assert.True((await pending).Admitted);
+        Assert.Equal(calls, store.Calls);
+    }
+
+    [Fact(Timeout = 10_000)]
     public async Task A_hanging_store_times_out_and_the_decision_falls_back()
     {
         // Arrange
