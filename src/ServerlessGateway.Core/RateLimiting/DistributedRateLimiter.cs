@@ -246,6 +246,11 @@ internal sealed partial class DistributedRateLimiter(string instanceId, RateLimi
                 var slot = _slots[(int)period] ??= new Slot(key, period);
                 slot.Configure(limit, sliding);
                 slot.Roll(now, live);
+                if (slot.Offered == 0)
+                {
+                    slot.FirstOffered = now;
+                }
+
                 slot.Offered++;
                 slot.Dirty = true;
                 var budget = slot.EffectiveLimit(now);
@@ -313,7 +318,7 @@ internal sealed partial class DistributedRateLimiter(string instanceId, RateLimi
                     slot.IdleRounds = 0;
                 }
 
-                var reserve = flush ? 0 : slot.Allowance(slot.Admitted, slot.Offered, live, now);
+                var reserve = flush ? 0 : slot.Allowance(slot.Admitted, slot.Offered, live, Interval, now);
                 slot.AdmitUpTo = Math.Min(slot.AdmitUpTo, slot.Admitted + reserve);
                 slot.PublishedReserve = reserve;
                 slot.Dirty = false;
@@ -367,7 +372,7 @@ internal sealed partial class DistributedRateLimiter(string instanceId, RateLimi
             slot.OthersOffered = offered;
             slot.OthersCount = others;
             slot.Synced = true;
-            var fresh = slot.Allowance(pending.Admitted, pending.Offered, live, now);
+            var fresh = slot.Allowance(pending.Admitted, pending.Offered, live, Interval, now);
             slot.AdmitUpTo = pending.Admitted + Math.Min(pending.Reserved, fresh);
         }
 
@@ -410,6 +415,9 @@ internal sealed partial class DistributedRateLimiter(string instanceId, RateLimi
         public double Share = -1;
         public int IdleRounds;
         public DateTimeOffset IdleUntil;
+
+        /// <summary>This instance's first request of the current window.</summary>
+        public DateTimeOffset FirstOffered;
         public (CounterId Id, CounterValue Value)? Final;
 
         public DateTimeOffset ExpiresAt => Sliding ? RateLimitWindow.End(Period, End) : End;
@@ -457,7 +465,7 @@ internal sealed partial class DistributedRateLimiter(string instanceId, RateLimi
         /// until its next sync: its demand share of the budget left, capped by the budget less everyone's
         /// commitments. Without a view of this window yet, the allowance it started the window with.
         /// </summary>
-        public long Allowance(long admitted, long offered, int live, DateTimeOffset now)
+        public long Allowance(long admitted, long offered, int live, TimeSpan interval, DateTimeOffset now)
         {
             if (!Synced)
             {
@@ -465,9 +473,20 @@ internal sealed partial class DistributedRateLimiter(string instanceId, RateLimi
             }
 
             var instances = 1 + OthersCount;
-            var totalOffered = offered + OthersOffered;
-            var demand = totalOffered == 0 ? 1.0 / Math.Max(instances, live) : (double)offered / totalOffered;
-            Share = (demand + DemandFloor) / (1 + (instances * DemandFloor));
+            if (instances >= live || now >= FirstOffered + (2 * interval))
+            {
+                var totalOffered = offered + OthersOffered;
+                var demand = totalOffered == 0 ? 1.0 / Math.Max(instances, live) : (double)offered / totalOffered;
+                Share = (demand + DemandFloor) / (1 + (instances * DemandFloor));
+            }
+            else
+            {
+                // Live instances without a row of this window have most likely not synced it yet (each writes within an
+                // interval of its first request): until they have had two intervals to, keep the share this instance
+                // opened the window with. The demand share of a view without them (1.0 when alone) would reserve their
+                // part of the budget and block them until the next syncs, under the limit too.
+                Share = ShareOr(live);
+            }
             var pool = EffectiveLimit(now) - admitted - OthersAdmitted;
             var cap = Math.Floor(pool - OthersReserved);
             var allowance = Math.Floor(Share * pool);
