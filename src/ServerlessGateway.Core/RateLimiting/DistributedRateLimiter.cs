@@ -255,6 +255,11 @@ internal sealed partial class DistributedRateLimiter(string instanceId, RateLimi
                 var slot = _slots[(int)period] ??= new Slot(key, period);
                 slot.Configure(limit, sliding);
                 slot.Roll(now, live);
+                if (slot.Offered == 0)
+                {
+                    slot.FirstOffered = now;
+                }
+
                 slot.Offered++;
                 slot.Dirty = true;
                 var budget = slot.EffectiveLimit(now);
@@ -322,7 +327,7 @@ internal sealed partial class DistributedRateLimiter(string instanceId, RateLimi
                     slot.IdleRounds = 0;
                 }
 
-                var reserve = flush ? 0 : slot.Allowance(slot.Admitted, slot.Offered, live, now, fresh: false);
+                var reserve = flush ? 0 : slot.Allowance(slot.Admitted, slot.Offered, live, Interval, now, fresh: false);
                 slot.AdmitUpTo = Math.Min(slot.AdmitUpTo, slot.Admitted + reserve);
                 slot.PublishedReserve = reserve;
                 slot.Dirty = false;
@@ -376,7 +381,7 @@ internal sealed partial class DistributedRateLimiter(string instanceId, RateLimi
             slot.OthersOffered = offered;
             slot.OthersCount = others;
             slot.Synced = true;
-            var fresh = slot.Allowance(pending.Admitted, pending.Offered, live, now, fresh: true);
+            var fresh = slot.Allowance(pending.Admitted, pending.Offered, live, Interval, now, fresh: true);
             slot.AdmitUpTo = pending.Admitted + Math.Min(pending.Reserved, fresh);
         }
 
@@ -419,6 +424,9 @@ internal sealed partial class DistributedRateLimiter(string instanceId, RateLimi
         public double Share = -1;
         public int IdleRounds;
         public DateTimeOffset IdleUntil;
+
+        /// <summary>This instance's first request of the current window.</summary>
+        public DateTimeOffset FirstOffered;
         public (CounterId Id, CounterValue Value)? Final;
 
         public DateTimeOffset ExpiresAt => Sliding ? RateLimitWindow.End(Period, End) : End;
@@ -470,7 +478,7 @@ internal sealed partial class DistributedRateLimiter(string instanceId, RateLimi
         /// others', so every instance would see its own share grow, and if the sync then fails (an outage starting
         /// mid-window) the shares would sum to far more than 1 and the instances together admit far above the limit.
         /// </summary>
-        public long Allowance(long admitted, long offered, int live, DateTimeOffset now, bool fresh)
+        public long Allowance(long admitted, long offered, int live, TimeSpan interval, DateTimeOffset now, bool fresh)
         {
             if (!Synced)
             {
@@ -478,9 +486,22 @@ internal sealed partial class DistributedRateLimiter(string instanceId, RateLimi
             }
 
             var instances = 1 + OthersCount;
-            var totalOffered = offered + OthersOffered;
-            var demand = totalOffered == 0 ? 1.0 / Math.Max(instances, live) : (double)offered / totalOffered;
-            var share = (demand + DemandFloor) / (1 + (instances * DemandFloor));
+            double share;
+            if (instances >= live || now >= FirstOffered + (2 * interval))
+            {
+                var totalOffered = offered + OthersOffered;
+                var demand = totalOffered == 0 ? 1.0 / Math.Max(instances, live) : (double)offered / totalOffered;
+                share = (demand + DemandFloor) / (1 + (instances * DemandFloor));
+            }
+            else
+            {
+                // Live instances without a row of this window have most likely not synced it yet (each writes within an
+                // interval of its first request): until they have had two intervals to, keep the share this instance
+                // opened the window with. The demand share of a view without them (1.0 when alone) would reserve their
+                // part of the budget and block them until the next syncs, under the limit too.
+                share = ShareOr(live);
+            }
+
             if (fresh)
             {
                 Share = share;

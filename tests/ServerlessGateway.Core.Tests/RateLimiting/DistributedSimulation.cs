@@ -36,6 +36,9 @@ internal sealed class DistributedSimulation(Func<int, double[]> split, double lo
 
     public int StoreCalls { get; private set; }
 
+    /// <summary>Requests rejected in each window (after <see cref="RunAsync"/>).</summary>
+    public long[] Rejected { get; private set; } = [];
+
     /// <summary>Runs one-minute windows; returns the admitted count of each.</summary>
     /// <remarks>
     /// Off the test's synchronization context, so a delayed store answer continues inline when the fake
@@ -76,6 +79,7 @@ internal sealed class DistributedSimulation(Func<int, double[]> split, double lo
         var perStep = load * Limit / 60.0 * Step.TotalSeconds;
         var owed = new double[count];
         var admitted = new long[windows];
+        var rejected = new long[windows];
         var end = Epoch.AddMinutes(windows);
         while (time.GetUtcNow() < end)
         {
@@ -92,6 +96,10 @@ internal sealed class DistributedSimulation(Func<int, double[]> split, double lo
                     if (instances[i].TryAcquire("key", limits, Sliding, syncInterval: null, faultTolerant: true, now, usage) == RateLimitOutcome.Admitted)
                     {
                         admitted[window]++;
+                    }
+                    else
+                    {
+                        rejected[window]++;
                     }
                 }
 
@@ -123,6 +131,7 @@ internal sealed class DistributedSimulation(Func<int, double[]> split, double lo
         time.Advance(Latency);
         await Task.WhenAll(syncs);
         StoreCalls = memory.Calls - callsBefore;
+        Rejected = rejected;
         return admitted;
     }
 }

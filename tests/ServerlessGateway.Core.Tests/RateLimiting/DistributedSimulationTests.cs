@@ -38,6 +38,28 @@ public sealed class DistributedSimulationTests(ITestOutputHelper output)
         Assert.All(result, admitted => Assert.InRange(admitted, Limit * 98 / 100, Limit * 102 / 100));
     }
 
+    [Theory(Timeout = 60_000)]
+    [InlineData(new[] { 1 / 3.0, 1 / 3.0, 1 / 3.0 }, 0.5)]
+    [InlineData(new[] { 1 / 3.0, 1 / 3.0, 1 / 3.0 }, 0.9)]
+    [InlineData(new[] { 0.90, 0.05, 0.05 }, 0.5)]
+    public async Task Under_the_limit_no_request_is_rejected(double[] split, double load)
+    {
+        // Arrange: less than the limit offered, the same key on every instance (DESIGN.md §6: no client under
+        // its limit rejected, even or skewed). The instance that syncs a counter first sees nobody else's row yet.
+        var simulation = new DistributedSimulation(_ => split, load);
+
+        // Act
+        var result = await simulation.RunAsync(windows: 3);
+        output.WriteLine($"under the limit {load}x: admitted {string.Join(", ", result)}; rejected {string.Join(", ", simulation.Rejected)}");
+
+        // Assert: none at all, except in a skewed counter's very first window, whose opening split is limit / 3
+        // per instance (docs/rate-limiting.md): a quiet instance's first reservation can then hold back the others'
+        // for one interval.
+        var skewed = split.Max() > 0.5;
+        Assert.All(simulation.Rejected.Skip(skewed ? 1 : 0), rejected => Assert.Equal(0, rejected));
+        Assert.InRange(simulation.Rejected[0], 0, skewed ? (long)(load * Limit / 100) : 0);
+    }
+
     [Fact(Timeout = 60_000)]
     public async Task Bounds_hold_when_the_hot_instance_changes_every_window()
     {
