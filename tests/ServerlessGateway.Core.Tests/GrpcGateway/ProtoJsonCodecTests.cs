@@ -44,6 +44,12 @@ public sealed class ProtoJsonCodecTests
         """{"payload":{"@type":"type.googleapis.com/google.protobuf.Duration","value":"1s"}}""",
         """{"name":"üñí \"quoted\" \u0001","blob":""}""",
         """{}""",
+        // Found by ProtoJsonCodecProperties: float.MaxValue as JsonFormatter writes it was rejected as out of range,
+        // and a timestamp far from the epoch came back one second early.
+        """{"small":3.4028235e+38,"maybeRatio":-1.7976931348623157e+308}""",
+        """{"small":-3.4028235E+38}""",
+        """{"created":"6064-02-12T14:21:33.824Z"}""",
+        """{"created":"9999-12-31T23:59:59.999999999Z"}""",
     };
 
     [Theory]
