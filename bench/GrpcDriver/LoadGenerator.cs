@@ -14,17 +14,15 @@ internal static class LoadGenerator
 {
     public static async Task<int> RunAsync(Uri target, int concurrency, TimeSpan duration)
     {
-        // One channel, HTTP/2 multiplexed (Kestrel's default stream limit is 100 per connection), more
-        // connections opened if the calls in flight ever exceed it.
-        using var channel = GrpcChannel.ForAddress(target, new GrpcChannelOptions
-        {
-            HttpHandler = new SocketsHttpHandler { EnableMultipleHttp2Connections = true },
-        });
+        using var channel = CreateChannel(target);
         var client = new Things.ThingsClient(channel);
         var request = new GetThingRequest { Name = "things/bench" };
 
         // The same call once first: a server that does not answer fails here, not as a run full of errors.
-        await client.GetThingAsync(request, deadline: TimeProvider.System.GetUtcNow().UtcDateTime.AddSeconds(10));
+        if (!await PingAsync(client, request, target))
+        {
+            return 1;
+        }
 
         var start = Stopwatch.GetTimestamp();
         var end = start + (long)(duration.TotalSeconds * Stopwatch.Frequency);
@@ -45,6 +43,34 @@ internal static class LoadGenerator
         Console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"BENCH requests={latencies.Length + failed + timeouts} duration_us={elapsedUs} p50_us={Percentile(latencies, 50)} p90_us={Percentile(latencies, 90)} p99_us={Percentile(latencies, 99)} max_us={(latencies.Length == 0 ? 0 : latencies[^1])} non2xx={failed} connect=0 read=0 write=0 timeout={timeouts}"));
         return failed + timeouts == 0 ? 0 : 1;
+    }
+
+    /// <summary>One GetThing call: exit code 0 once the server answers OK (run.sh's readiness probe: gRPC is HTTP/2 only).</summary>
+    public static async Task<int> PingAsync(Uri target)
+    {
+        using var channel = CreateChannel(target);
+        return await PingAsync(new Things.ThingsClient(channel), new GetThingRequest { Name = "things/bench" }, target) ? 0 : 1;
+    }
+
+    // One channel, HTTP/2 multiplexed (Kestrel's default stream limit is 100 per connection), more
+    // connections opened if the calls in flight ever exceed it.
+    private static GrpcChannel CreateChannel(Uri target) => GrpcChannel.ForAddress(target, new GrpcChannelOptions
+    {
+        HttpHandler = new SocketsHttpHandler { EnableMultipleHttp2Connections = true },
+    });
+
+    private static async Task<bool> PingAsync(Things.ThingsClient client, GetThingRequest request, Uri target)
+    {
+        try
+        {
+            await client.GetThingAsync(request, deadline: TimeProvider.System.GetUtcNow().UtcDateTime.AddSeconds(10));
+            return true;
+        }
+        catch (RpcException e)
+        {
+            await Console.Error.WriteLineAsync($"GrpcDriver: {target} did not answer GetThing: {e.Status}");
+            return false;
+        }
     }
 
     private static async Task<Worker> RunWorkerAsync(Things.ThingsClient client, GetThingRequest request, long end)
