@@ -1,5 +1,3 @@
-using System.Buffers;
-using System.Text.Json;
 using System.Text.Json.Nodes;
 using CsCheck;
 using Google.Protobuf;
@@ -82,16 +80,7 @@ public sealed class ProtoJsonCodecProperties
         return bytes;
     }
 
-    private static string Decode(ByteString bytes)
-    {
-        var buffer = new ArrayBufferWriter<byte>();
-        using (var writer = new Utf8JsonWriter(buffer))
-        {
-            Assert.True(new ProtoToJson(TestDescriptors.Set.Schema).TryWrite(writer, TestDescriptors.Thing, bytes, null, out var error), error);
-        }
-
-        return System.Text.Encoding.UTF8.GetString(buffer.WrittenSpan);
-    }
+    private static string Decode(ByteString bytes) => ProtoJsonCodecTests.Decode(bytes);
 
     // ---- generators ----
 

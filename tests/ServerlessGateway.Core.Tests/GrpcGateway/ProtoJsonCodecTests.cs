@@ -217,7 +217,7 @@ public sealed class ProtoJsonCodecTests
         Assert.NotNull(error);
     }
 
-    private static string Decode(ByteString bytes)
+    internal static string Decode(ByteString bytes)
     {
         var buffer = new ArrayBufferWriter<byte>();
         using (var writer = new Utf8JsonWriter(buffer))
