@@ -195,6 +195,21 @@ public sealed class ProtoJsonCodecTests
     }
 
     [Fact]
+    public void A_field_mask_path_with_capitals_in_a_row_reads_back_as_JsonFormatter_wrote_it()
+    {
+        var message = new Thing { Mask = new Google.Protobuf.WellKnownTypes.FieldMask { Paths = { "p_y_x.a_b" } } };
+        var json = Formatter.Format(message);
+
+        var ok = new JsonToProto(TestDescriptors.Set.Schema, ignoreUnknownFields: false).TryEncode(JsonNode.Parse(json), TestDescriptors.Thing, out var bytes, out var error);
+
+        Assert.True(ok, error?.ToString());
+        Assert.Equal("""{ "mask": "pYX.aB" }""", json);
+        Assert.Equal(message, Thing.Parser.ParseFrom(bytes));
+        // Google's C# parser puts no underscore between two capitals (C++'s FieldMaskUtil does): we differ on purpose.
+        Assert.Equal("p_yx.a_b", Parser.Parse<Thing>(json).Mask.Paths.Single());
+    }
+
+    [Fact]
     public void Ignore_unknown_fields_skips_unknown_names_and_enum_values()
     {
         var ok = new JsonToProto(TestDescriptors.Set.Schema, ignoreUnknownFields: true)
