@@ -384,7 +384,9 @@ internal sealed class JsonToProto(ProtoSchema schema, bool ignoreUnknownFields)
                 throw new TranscodeException(path, $"expected a number, got {Describe(value)}");
         }
 
-        if (single && double.IsFinite(number) && Math.Abs(number) > float.MaxValue)
+        // Out of range means rounding to float overflows, as in Google's parsers: 3.4028235e38, the shortest text of
+        // float.MaxValue that JsonFormatter writes, is a little above float.MaxValue as a double.
+        if (single && double.IsFinite(number) && float.IsInfinity((float)number))
         {
             throw new TranscodeException(path, $"{number.ToString(CultureInfo.InvariantCulture)} is out of range for float");
         }

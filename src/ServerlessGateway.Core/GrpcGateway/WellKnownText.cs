@@ -16,7 +16,7 @@ internal static class WellKnownText
 
     public static string FormatTimestamp(long seconds, int nanos)
     {
-        var time = DateTime.UnixEpoch.AddSeconds(seconds);
+        var time = DateTime.UnixEpoch.AddTicks(seconds * TimeSpan.TicksPerSecond);
         return time.ToString("yyyy'-'MM'-'dd'T'HH':'mm':'ss", CultureInfo.InvariantCulture) + Fraction(nanos) + "Z";
     }
 
@@ -83,7 +83,9 @@ internal static class WellKnownText
             return false;
         }
 
-        seconds = (long)(time - DateTime.UnixEpoch).TotalSeconds - offset;
+        // Whole ticks, not TotalSeconds: the double division lands a hair below some whole seconds
+        // (6064-02-12T14:21:33Z gave ...32.99999 -> one second early).
+        seconds = (time - DateTime.UnixEpoch).Ticks / TimeSpan.TicksPerSecond - offset;
         return seconds is >= MinTimestampSeconds and <= MaxTimestampSeconds;
     }
 
