@@ -10,6 +10,8 @@
 #             over OTLP to a loopback sink
 #   seed    - the seed's policy set: jwt + rate-limiting (policy redis = distributed, synced to Azurite)
 #             + correlation-id, with the registry in Azurite too
+#   grpc    - bench/GrpcDriver calling its own gRPC server directly (h2c): the transcoding ceiling
+#   transcoding - REST GET through the gateway with grpc-gateway to that gRPC server
 # in alternating rounds, reporting per target the median requests/s, p50 and p99 and
 # the ratios to YARP. Writes bench/results/latest.md. See bench/README.md.
 #
@@ -32,9 +34,12 @@ NICE=${BENCH_NICE:-}                    # e.g. -10: run wrk and the servers at t
 MAX_OTHER_CPU=${BENCH_MAX_OTHER_CPU:-10} # % of the machine used by others above which a round is run again ...
 EXTRA_ROUNDS=${BENCH_EXTRA_ROUNDS:-1}   # ... at most this many times in all
 QUIET_WAIT=${BENCH_QUIET_WAIT:-10}      # seconds to wait, before each round, for a quiet machine
-ALL_TARGETS="direct nginx yarp gateway jwt transforms traced seed"
+ALL_TARGETS="direct nginx yarp gateway jwt transforms traced seed grpc transcoding"
 TARGETS=${BENCH_TARGETS:-$ALL_TARGETS}
 REQUEST_PATH=/api/hello
+TRANSCODING_PATH=/v1/things/bench
+TRANSCODING_BODY='{"name":"things/bench","big":"9007199254740993","count":3,"color":"GREEN","tags":["bench","grpc"]}'
+target_path() { if [[ $1 == transcoding ]]; then echo "$TRANSCODING_PATH"; else echo "$REQUEST_PATH"; fi; }
 STARTUP_TIMEOUT=${BENCH_STARTUP_TIMEOUT:-60}  # seconds a server may take to answer
 BUILD_TIMEOUT=${BENCH_BUILD_TIMEOUT:-900}     # seconds per dotnet publish (first restore is slow)
 
@@ -271,12 +276,15 @@ rm -rf "$WORK/logs" "$WORK/publish" "$WORK/nginx" "$WORK/gateway" "$WORK/wrk"
 mkdir -p "$WORK/logs" "$WORK/publish" "$WORK/nginx" "$WORK/gateway" "$WORK/wrk" "$(dirname "$OUTPUT")"
 
 # The gateway first: if it does not build, fail before spending minutes on the peers.
-if has_target gateway || has_target jwt || has_target transforms || has_target traced || has_target seed; then
+if has_target gateway || has_target jwt || has_target transforms || has_target traced || has_target seed || has_target transcoding; then
   publish gateway "$ROOT/src/ServerlessGateway.Standalone/ServerlessGateway.Standalone.csproj" ||
     die "the gateway (src/ServerlessGateway.Standalone) does not build; no benchmark run"
 fi
 publish backend "$BENCH/Backend/Backend.csproj" || die "bench/Backend does not build"
 publish yarp "$BENCH/YarpProxy/YarpProxy.csproj" || die "bench/YarpProxy does not build"
+if has_target grpc || has_target transcoding; then
+  publish grpcdriver "$BENCH/GrpcDriver/GrpcDriver.csproj" || die "bench/GrpcDriver does not build"
+fi
 
 # Same runtime settings for both .NET proxies: compare their runtimeconfig knobs.
 runtime_knobs() {
@@ -378,7 +386,7 @@ start_gateway() {
   start "$target" proxy "${DOTNET_ENV[@]}" "$@" \
     Gateway__ConfigFile="$config" Gateway__Upstreams__AllowLoopback=true \
     dotnet "$WORK/publish/gateway/ServerlessGateway.Standalone.dll" --urls "${URL[$target]}"
-  wait_ready "$target" "${URL[$target]}$REQUEST_PATH" ||
+  wait_ready "$target" "${URL[$target]}$(target_path "$target")" ||
     die "$target (Standalone host, Gateway__ConfigFile=$config) did not serve $REQUEST_PATH; see $WORK/logs/$target.log"
 }
 
@@ -491,12 +499,33 @@ YAML
   [[ $headers == *"X-RateLimit-Remaining-Minute"* ]] || die "the seed target answered without rate-limit headers: the plugin is not in the path"
 fi
 
+if has_target grpc || has_target transcoding; then
+  GRPC_DRIVER=(dotnet "$WORK/publish/grpcdriver/GrpcDriver.dll")
+  free_port GRPC_PORT
+  URL[grpc]="http://127.0.0.1:$GRPC_PORT"
+  start grpc load "${DOTNET_ENV[@]}" "${GRPC_DRIVER[@]}" serve "$GRPC_PORT"
+  # gRPC is HTTP/2 only, so wait_ready's curl probe does not apply: one call through the driver does.
+  deadline=$((SECONDS + STARTUP_TIMEOUT))
+  until "${GRPC_DRIVER[@]}" ping "${URL[grpc]}" 2>>"$WORK/logs/grpc.probe"; do
+    kill -0 "$PID_grpc" 2>/dev/null || { tail -n 30 "$WORK/logs/grpc.log" >&2; die "the gRPC server exited"; }
+    ((SECONDS < deadline)) || die "the gRPC server did not answer within ${STARTUP_TIMEOUT}s"
+    sleep 0.3
+  done
+fi
+if has_target transcoding; then
+  "${GRPC_DRIVER[@]}" config "$GRPC_PORT" >"$WORK/gateway/kong-transcoding.yaml"
+  start_gateway transcoding "$WORK/gateway/kong-transcoding.yaml"
+fi
+
 # Same answer through every target: a proxy that fails fast must not look fast.
 EXPECTED=$(curl -s --max-time 5 "$BACKEND_URL$REQUEST_PATH")
 for target in $TARGETS; do
+  [[ $target == grpc ]] && continue
+  expected=$EXPECTED
+  [[ $target == transcoding ]] && expected=$TRANSCODING_BODY
   header_args "$target"
-  got=$(curl -s --max-time 5 "${HEADER_ARGS[@]}" "${URL[$target]}$REQUEST_PATH" || true)
-  [[ $got == "$EXPECTED" ]] || die "$target answered a different body for $REQUEST_PATH: ${got:0:300}"
+  got=$(curl -s --max-time 5 "${HEADER_ARGS[@]}" "${URL[$target]}$(target_path "$target")" || true)
+  [[ $got == "$expected" ]] || die "$target answered a different body for $(target_path "$target"): ${got:0:300}"
 done
 
 # ---- measure -----------------------------------------------------------------------
@@ -518,8 +547,13 @@ run_wrk() {
   local session=()
   if [[ -n $NICE ]]; then session=(setsid); fi
   header_args "$target"
-  "${PIN_LOAD[@]}" "${session[@]}" timeout $((seconds + 30)) wrk --latency -t"$THREADS" -c"$CONNECTIONS" -d"${seconds}s" \
-    --timeout 5s "${HEADER_ARGS[@]}" -s "$WORK/wrk/report.lua" "${URL[$target]}$REQUEST_PATH" >"$out" 2>&1 &
+  if [[ $target == grpc ]]; then
+    "${PIN_LOAD[@]}" "${session[@]}" timeout $((seconds + 30)) "${GRPC_DRIVER[@]}" load "${URL[grpc]}" \
+      "$CONNECTIONS" "$seconds" >"$out" 2>&1 &
+  else
+    "${PIN_LOAD[@]}" "${session[@]}" timeout $((seconds + 30)) wrk --latency -t"$THREADS" -c"$CONNECTIONS" -d"${seconds}s" \
+      --timeout 5s "${HEADER_ARGS[@]}" -s "$WORK/wrk/report.lua" "${URL[$target]}$(target_path "$target")" >"$out" 2>&1 &
+  fi
   WRK_PID=$!
   set_autogroup_nice "$WRK_PID"
   local status=0
@@ -622,10 +656,10 @@ N=${#TARGET_LIST[@]}
 # shape. So both .NET proxies get INITIAL_WARMUP seconds each, first; the backend, also .NET,
 # is warmed by the same traffic; nginx needs none, direct and nginx get a few seconds.
 if ((INITIAL_WARMUP > 0)); then
-  for target in yarp gateway jwt transforms traced seed direct nginx; do
+  for target in yarp gateway jwt transforms traced seed transcoding direct nginx grpc; do
     has_target "$target" || continue
     seconds=$INITIAL_WARMUP
-    if [[ $target == direct || $target == nginx ]] && ((seconds > 5)); then seconds=5; fi
+    if [[ $target == direct || $target == nginx || $target == grpc ]] && ((seconds > 5)); then seconds=5; fi
     log "warm-up: $target ${seconds}s"
     run_wrk "$target" "$seconds" "$WORK/logs/wrk-warmup-$target.log" ||
       die "wrk failed against $target during warm-up (see $WORK/logs/wrk-warmup-$target.log)"
@@ -699,6 +733,8 @@ label() {
     transforms) echo "ServerlessGateway + correlation-id + request-transformer" ;;
     traced) echo "ServerlessGateway + tracing (100% sampled) + metrics over OTLP" ;;
     seed) echo "ServerlessGateway + jwt + rate-limiting (distributed, Azurite) + correlation-id" ;;
+    grpc) echo "gRPC direct (bench/GrpcDriver load -> GrpcDriver serve, h2c)" ;;
+    transcoding) echo "ServerlessGateway + grpc-gateway (REST -> gRPC, h2c upstream)" ;;
   esac
 }
 
@@ -723,6 +759,10 @@ if has_target gateway; then
   if has_target traced; then
     VERDICT+=$'\n'$(awk -v t="${MED_RPS[traced]}" -v g="${MED_RPS[gateway]}" -v y="${MED_RPS[yarp]}" -v tp="${MED_P99[traced]}" -v yp="${MED_P99[yarp]}" 'BEGIN {
       printf "- traced: tracing + metrics on %.2fx the plain gateway, %.2fx YARP, p99 %.2fx YARP (issue 8: ratios within noise)", t / g, t / y, tp / yp }')
+  fi
+  if has_target transcoding; then
+    VERDICT+=$'\n'$(awk -v t="${MED_RPS[transcoding]}" -v g="${MED_RPS[gateway]:-0}" -v d="${MED_RPS[grpc]:-0}" 'BEGIN {
+      printf "- transcoding: grpc-gateway %.0f req/s, %.2fx the plain gateway, %.2fx gRPC direct (no budget; its vs-YARP columns compare different requests)", t, (g ? t / g : 0), (d ? t / d : 0) }')
   fi
   if has_target seed; then
     VERDICT+=$'\n'$(awk -v t="${MED_RPS[seed]}" -v y="${MED_RPS[yarp]}" 'BEGIN {
@@ -794,6 +834,9 @@ if [[ -n $(git -C "$ROOT" status --porcelain -- src 2>/dev/null) ]]; then DIRTY=
   fi
   if has_target traced; then
     echo "- traced: the plain gateway's build and config with \`OTEL_EXPORTER_OTLP_ENDPOINT\` set (http/protobuf to a loopback sink that accepts every export) and \`Gateway__Tracing__SampleRatio=1\`: a server span, an upstream span and HttpClient's span per request, W3C context to the backend, the gateway meter's histograms exported every 60 s"
+  fi
+  if has_target transcoding || has_target grpc; then
+    echo "- grpc / transcoding: \`bench/GrpcDriver serve\` (unary GetThing of tests/Protos/transcoding.proto, h2c) on the load core; grpc = \`GrpcDriver load\` calling it directly with $CONNECTIONS calls in flight; transcoding = wrk \`GET $TRANSCODING_PATH\` through the gateway with \`grpc-gateway\` (config from \`GrpcDriver config\`), 98-byte JSON answer"
   fi
   if has_target seed; then
     echo "- seed: the same gateway build and route plus the seed's policy set: \`jwt\` (as the jwt target), \`rate-limiting\` (\`policy: redis\`, our distributed policy, by consumer, \`minute: 100000000\` instead of the seed's 1000 so requests are admitted: same counting path) and \`correlation-id\`; registry and counters in Azurite 3.35 (in memory, loopback, on the load core), synced every second"
