@@ -84,136 +84,17 @@ for var in BENCH_RL_QUICK BENCH_RL_PHASES BENCH_RL_LIMIT BENCH_RL_OFFERED BENCH_
 done
 COMMAND+="bench/ratelimit.sh"
 
-log() { printf '[ratelimit %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
-die() {
-  log "ERROR: $*"
-  exit 1
-}
-
-# ---- cleanup: stop every process group started here -----------------------------
-PIDS=()
-cleanup() {
-  local status=$?
-  trap - EXIT INT TERM
-  if ((${#PIDS[@]})); then
-    log "stopping ${#PIDS[@]} process(es)"
-    local pid
-    for pid in "${PIDS[@]}"; do
-      # Each process runs in its own session (setsid): its pid is its process group (Azurite's node children too).
-      kill -TERM -- "-$pid" 2>/dev/null || true
-    done
-    local deadline=$((SECONDS + 15)) alive
-    while ((SECONDS < deadline)); do
-      alive=0
-      for pid in "${PIDS[@]}"; do
-        if kill -0 -- "-$pid" 2>/dev/null; then alive=1; fi
-      done
-      ((alive)) || break
-      sleep 0.2
-    done
-    for pid in "${PIDS[@]}"; do
-      kill -KILL -- "-$pid" 2>/dev/null || true
-    done
-  fi
-  exit "$status"
-}
-trap cleanup EXIT
-trap 'log "ERROR: unexpected failure at line $LINENO: $BASH_COMMAND"' ERR
-trap 'exit 130' INT
-trap 'exit 143' TERM
+LOG_NAME=ratelimit
+# shellcheck source=bench/lib.sh
+source "$BENCH/lib.sh"
 
 command -v dotnet >/dev/null 2>&1 || die "dotnet is not on PATH"
 command -v curl >/dev/null 2>&1 || die "curl is not on PATH"
-AZURITE="$ROOT/node_modules/.bin/azurite-table"
-if [[ ! -x $AZURITE ]]; then
-  command -v npm >/dev/null 2>&1 || die "npm is not on PATH (needed for Azurite: npm ci)"
-  log "installing Azurite (npm ci, as test.sh does)"
-  (cd "$ROOT" && timeout 300 npm ci --no-audit --no-fund --loglevel=error) >"$WORK/npm-ci.log" 2>&1 || die "npm ci failed (see $WORK/npm-ci.log)"
-fi
-
-# ---- helpers ---------------------------------------------------------------------------
-# free_port VAR: a 127.0.0.1 port nobody answers on, below the ephemeral range (32768+).
-# Each server is started and ready before the next port is chosen.
-free_port() {
-  local port try
-  for try in $(seq 1 200); do
-    port=$((20000 + RANDOM % 12000))
-    if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then continue; fi
-    printf -v "$1" '%s' "$port"
-    return 0
-  done
-  die "no free 127.0.0.1 port found"
-}
-
-# start NAME CMD...: runs CMD in its own session, output to $LOGS/NAME.log; sets PID_NAME.
-start() {
-  local name=$1
-  shift
-  setsid "$@" >"$LOGS/$name.log" 2>&1 </dev/null &
-  local pid=$!
-  PIDS+=("$pid")
-  printf -v "PID_$name" '%s' "$pid"
-}
-
-# wait_http NAME URL [curl args...]: polls until URL answers 200, the process dies, or the timeout.
-wait_http() {
-  local name=$1 url=$2 pid_var="PID_$1" code=000
-  shift 2
-  local pid=${!pid_var}
-  local deadline=$((SECONDS + STARTUP_TIMEOUT))
-  while ((SECONDS < deadline)); do
-    if ! kill -0 "$pid" 2>/dev/null; then
-      log "$name exited before answering; last lines of $LOGS/$name.log:"
-      tail -n 30 "$LOGS/$name.log" >&2 || true
-      return 1
-    fi
-    code=$(curl -s -o "$LOGS/$name.probe" -w '%{http_code}' --max-time 2 "$@" "$url" || true)
-    [[ $code == 200 ]] && return 0
-    sleep 0.3
-  done
-  log "$name did not answer 200 on $url within ${STARTUP_TIMEOUT}s (last status: $code)"
-  if [[ -s $LOGS/$name.probe ]]; then log "last response body: $(head -c 600 "$LOGS/$name.probe")"; fi
-  tail -n 30 "$LOGS/$name.log" >&2 || true
-  return 1
-}
-
-# wait_tcp NAME PORT: polls until 127.0.0.1:PORT accepts a connection (bounded).
-wait_tcp() {
-  local name=$1 port=$2 pid_var="PID_$1"
-  local pid=${!pid_var} deadline=$((SECONDS + STARTUP_TIMEOUT))
-  while ((SECONDS < deadline)); do
-    kill -0 "$pid" 2>/dev/null || { tail -n 30 "$LOGS/$name.log" >&2 || true; return 1; }
-    if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then return 0; fi
-    sleep 0.3
-  done
-  log "$name did not listen on $port within ${STARTUP_TIMEOUT}s"
-  return 1
-}
-
-publish() {
-  local name=$1 project=$2
-  log "building $name (dotnet publish -c Release)"
-  # Its own artifacts path (as bench/run.sh): the projects' bin/ and obj/ are left alone.
-  if ! timeout "$BUILD_TIMEOUT" dotnet publish "$project" -c Release --nologo --disable-build-servers \
-    --artifacts-path "$WORK/artifacts" -o "$WORK/publish/$name" >"$LOGS/build-$name.log" 2>&1; then
-    log "build of $name failed; last lines of $LOGS/build-$name.log:"
-    grep -E 'error|Error' "$LOGS/build-$name.log" | tail -n 20 >&2 || tail -n 20 "$LOGS/build-$name.log" >&2
-    return 1
-  fi
-}
-
-# CPU accounting over a phase: the machine's busy ticks and this run's (its process groups).
-CLK_TCK=$(getconf CLK_TCK)
-NPROC=$(nproc)
-machine_ticks() { awk '$1 == "cpu" { print $2 + $3 + $4 }' /proc/stat; }
-our_ticks() {
-  { cat /proc/[0-9]*/stat 2>/dev/null || true; } | awk -v groups=" ${PIDS[*]} " '{
-    sub(/^.*\) /, ""); if (index(groups, " " $3 " ")) s += $12 + $13 } END { print s + 0 }'
-}
 # cpu_mark / cpu_report: "ours X%, others Y%" of the machine's CPU between the two calls.
-cpu_mark() { CPU_T0=$EPOCHREALTIME CPU_M0=$(machine_ticks) CPU_O0=$(our_ticks); }
+machine_busy() { local busy steal; read -r busy steal <<<"$(machine_ticks)"; echo "$busy"; }
+cpu_mark() { CPU_T0=$EPOCHREALTIME CPU_M0=$(machine_busy) CPU_O0=$(our_ticks); }
 cpu_report() {
-  awk -v t0="$CPU_T0" -v t1="$EPOCHREALTIME" -v m="$(($(machine_ticks) - CPU_M0))" -v o="$(($(our_ticks) - CPU_O0))" \
+  awk -v t0="$CPU_T0" -v t1="$EPOCHREALTIME" -v m="$(($(machine_busy) - CPU_M0))" -v o="$(($(our_ticks) - CPU_O0))" \
     -v hz="$CLK_TCK" -v n="$NPROC" 'BEGIN { c = (t1 - t0) * hz * n; x = (m - o) / c * 100; if (x < 0) x = 0
       printf "this run %.0f%%, other processes %.0f%% of the machine'"'"'s CPU", o / c * 100, x }'
 }
@@ -256,16 +137,7 @@ publish backend "$BENCH/Backend/Backend.csproj" || die "bench/Backend does not b
 publish ratelimitload "$BENCH/RateLimitLoad/RateLimitLoad.csproj" || die "bench/RateLimitLoad does not build"
 
 # ---- start Azurite, the backend and 3 gateways --------------------------------------------
-DOTNET_ENV=(env -u DOTNET_ENVIRONMENT ASPNETCORE_ENVIRONMENT=Production
-  Logging__LogLevel__Default=Warning Logging__LogLevel__Microsoft.Hosting.Lifetime=Warning DOTNET_CLI_TELEMETRY_OPTOUT=1)
-
-free_port AZURITE_PORT
-# The flags of tests/.../AzuriteServer.cs: in memory, loopback, path-style account.
-start azurite "$AZURITE" --inMemoryPersistence --tableHost 127.0.0.1 --tablePort "$AZURITE_PORT" \
-  --skipApiVersionCheck --disableProductStyleUrl --loose --disableTelemetry --silent
-wait_tcp azurite "$AZURITE_PORT" || die "Azurite did not start (see $LOGS/azurite.log)"
-ACCOUNT_KEY="Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==" # Azurite's public development key
-STORAGE="DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=$ACCOUNT_KEY;TableEndpoint=http://127.0.0.1:$AZURITE_PORT/devstoreaccount1;"
+start_azurite
 
 free_port BACKEND_PORT
 BACKEND_URL="http://127.0.0.1:$BACKEND_PORT"
@@ -278,7 +150,7 @@ declare -A GW_URL=()
 for ((i = 1; i <= INSTANCES; i++)); do
   free_port GW_PORT
   GW_URL[$i]="http://127.0.0.1:$GW_PORT"
-  start "gw$i" "${DOTNET_ENV[@]}" GatewayStorage="$STORAGE" Gateway__TablePrefix="$PREFIX" Gateway__InstanceId="gw$i" \
+  start "gw$i" "${DOTNET_ENV[@]}" GatewayStorage="$AZURITE_STORAGE" Gateway__TablePrefix="$PREFIX" Gateway__InstanceId="gw$i" \
     Gateway__Admin__Keys__0="$ADMIN_KEY" Gateway__Upstreams__AllowLoopback=true Gateway__ConfigRefreshSeconds="$REFRESH" \
     dotnet "$WORK/publish/gateway/ServerlessGateway.Standalone.dll" --urls "${GW_URL[$i]}"
   wait_http "gw$i" "${GW_URL[$i]}/_gateway/metrics" -H "X-Gateway-Admin-Key: $ADMIN_KEY" || die "gateway $i did not start"

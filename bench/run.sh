@@ -89,48 +89,12 @@ header_args() { # sets HEADER_ARGS to curl/wrk arguments for target $1
   if [[ -n ${HEADER[$1]-} ]]; then HEADER_ARGS=(-H "${HEADER[$1]}"); fi
 }
 
-log() { printf '[bench %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
-die() {
-  log "ERROR: $*"
-  exit 1
-}
-
-# ---- cleanup: stop every process group started here -----------------------------
-PIDS=()
+LOG_NAME=bench
+LOGS="$WORK/logs"
+# shellcheck source=bench/lib.sh
+source "$BENCH/lib.sh"
 WRK_PID=""
-cleanup() {
-  local status=$?
-  trap - EXIT INT TERM
-  if [[ -n $WRK_PID ]]; then
-    kill -TERM "$WRK_PID" 2>/dev/null || true
-  fi
-  if ((${#PIDS[@]})); then
-    log "stopping ${#PIDS[@]} server(s)"
-    local pid
-    for pid in "${PIDS[@]}"; do
-      # Each server runs in its own session (setsid), so its pid is its process group:
-      # this reaches nginx's workers too.
-      kill -TERM -- "-$pid" 2>/dev/null || true
-    done
-    local deadline=$((SECONDS + 10)) alive
-    while ((SECONDS < deadline)); do
-      alive=0
-      for pid in "${PIDS[@]}"; do
-        if kill -0 -- "-$pid" 2>/dev/null; then alive=1; fi
-      done
-      ((alive)) || break
-      sleep 0.2
-    done
-    for pid in "${PIDS[@]}"; do
-      kill -KILL -- "-$pid" 2>/dev/null || true
-    done
-  fi
-  exit "$status"
-}
-trap cleanup EXIT
-trap 'log "ERROR: unexpected failure at line $LINENO: $BASH_COMMAND"' ERR
-trap 'exit 130' INT
-trap 'exit 143' TERM
+cleanup_hook() { if [[ -n $WRK_PID ]]; then kill -TERM "$WRK_PID" 2>/dev/null || true; fi; }
 
 # ---- tools ---------------------------------------------------------------------------
 missing=()
@@ -203,70 +167,21 @@ if ((THREADS > CONNECTIONS)); then THREADS=$CONNECTIONS; fi
 WRK_ARGS="--latency -t$THREADS -c$CONNECTIONS -d${DURATION}s --timeout 5s"
 
 # ---- helpers ---------------------------------------------------------------------------
-# free_port VAR: sets VAR to a 127.0.0.1 port nobody answers on, below the ephemeral range
-# (32768+) that wrk's and the proxies' client sockets use. Each server is started and ready
-# before the next port is chosen, so two servers cannot be handed the same one.
-free_port() {
-  local port try
-  for try in $(seq 1 200); do
-    port=$((20000 + RANDOM % 12000))
-    if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then continue; fi
-    printf -v "$1" '%s' "$port"
-    return 0
-  done
-  die "no free 127.0.0.1 port found"
-}
-
-# start NAME load|proxy CMD...: runs CMD pinned, in its own session, output to $WORK/logs/NAME.log.
-start() {
-  local name=$1 placement=$2
+# start_pinned NAME load|proxy CMD...: lib.sh's start, pinned to the load or the proxy CPUs, at BENCH_NICE.
+start_pinned() {
+  local name=$1 placement=$2 pid_var="PID_$1"
   shift 2
-  local pin=("${PIN_LOAD[@]}")
-  if [[ $placement == proxy ]]; then pin=("${PIN_PROXY[@]}"); fi
-  "${pin[@]}" setsid "$@" >"$WORK/logs/$name.log" 2>&1 </dev/null &
-  local pid=$!
-  PIDS+=("$pid")
-  eval "PID_$name=$pid"
-  set_autogroup_nice "$pid"
+  START_WRAP=("${PIN_LOAD[@]}")
+  if [[ $placement == proxy ]]; then START_WRAP=("${PIN_PROXY[@]}"); fi
+  start "$name" "$@"
+  START_WRAP=()
+  set_autogroup_nice "${!pid_var}"
 }
 
-# wait_ready NAME URL: polls until URL answers 200, the process dies, or the timeout.
+# wait_ready NAME URL: polls until URL answers 200 (with the target's header), the process dies, or the timeout.
 wait_ready() {
-  local name=$1 url=$2 pid_var="PID_$1" code=000
-  local pid=${!pid_var}
-  local deadline=$((SECONDS + STARTUP_TIMEOUT))
-  while ((SECONDS < deadline)); do
-    if ! kill -0 "$pid" 2>/dev/null; then
-      log "$name exited before answering; last lines of $WORK/logs/$name.log:"
-      tail -n 30 "$WORK/logs/$name.log" >&2 || true
-      return 1
-    fi
-    header_args "$name"
-    code=$(curl -s -o "$WORK/logs/$name.probe" -w '%{http_code}' --max-time 2 "${HEADER_ARGS[@]}" "$url" || true)
-    if [[ $code == 200 ]]; then
-      return 0
-    fi
-    sleep 0.3
-  done
-  log "$name did not answer 200 on $url within ${STARTUP_TIMEOUT}s (last status: $code)"
-  if [[ -s $WORK/logs/$name.probe ]]; then
-    log "last response body: $(head -c 600 "$WORK/logs/$name.probe")"
-  fi
-  log "last lines of $WORK/logs/$name.log:"
-  tail -n 30 "$WORK/logs/$name.log" >&2 || true
-  return 1
-}
-
-publish() {
-  local name=$1 project=$2
-  log "building $name (dotnet publish -c Release)"
-  # A separate artifacts path keeps this build out of the projects' own bin/ and obj/.
-  if ! timeout "$BUILD_TIMEOUT" dotnet publish "$project" -c Release --nologo --disable-build-servers \
-    --artifacts-path "$WORK/artifacts" -o "$WORK/publish/$name" >"$WORK/logs/build-$name.log" 2>&1; then
-    log "build of $name failed; last lines of $WORK/logs/build-$name.log:"
-    grep -E 'error|Error' "$WORK/logs/build-$name.log" | tail -n 20 >&2 || tail -n 20 "$WORK/logs/build-$name.log" >&2
-    return 1
-  fi
+  header_args "$1"
+  wait_http "$1" "$2" "${HEADER_ARGS[@]}"
 }
 
 has_target() { [[ " $TARGETS " == *" $1 "* ]]; }
@@ -300,17 +215,9 @@ if has_target gateway; then
 fi
 
 # ---- start the servers ----------------------------------------------------------------
-# The same environment for every .NET process: Production, no per-request logging
-# (nginx runs with access_log off), nothing inherited that could switch the gateway to storage.
-DOTNET_ENV=(env -u GatewayStorage -u DOTNET_ENVIRONMENT
-  ASPNETCORE_ENVIRONMENT=Production
-  Logging__LogLevel__Default=Warning
-  Logging__LogLevel__Microsoft.Hosting.Lifetime=Warning
-  DOTNET_CLI_TELEMETRY_OPTOUT=1)
-
 free_port BACKEND_PORT
 BACKEND_URL="http://127.0.0.1:$BACKEND_PORT"
-start backend load "${DOTNET_ENV[@]}" dotnet "$WORK/publish/backend/Backend.dll" --urls "$BACKEND_URL"
+start_pinned backend load "${DOTNET_ENV[@]}" dotnet "$WORK/publish/backend/Backend.dll" --urls "$BACKEND_URL"
 wait_ready backend "$BACKEND_URL$REQUEST_PATH" || die "the backend did not start"
 declare -A URL
 URL[direct]="$BACKEND_URL"
@@ -366,14 +273,14 @@ http {
 EOF
   "$NGINX" -t -q -p "$WORK/nginx" -c "$WORK/nginx/nginx.conf" >"$WORK/logs/nginx-test.log" 2>&1 ||
     { cat "$WORK/logs/nginx-test.log" >&2; die "nginx rejected the generated config $WORK/nginx/nginx.conf"; }
-  start nginx proxy "$NGINX" -p "$WORK/nginx" -c "$WORK/nginx/nginx.conf" -g 'daemon off;'
+  start_pinned nginx proxy "$NGINX" -p "$WORK/nginx" -c "$WORK/nginx/nginx.conf" -g 'daemon off;'
   URL[nginx]="http://127.0.0.1:$NGINX_PORT"
   wait_ready nginx "${URL[nginx]}$REQUEST_PATH" || die "nginx did not start"
 fi
 
 free_port YARP_PORT
 URL[yarp]="http://127.0.0.1:$YARP_PORT"
-start yarp proxy "${DOTNET_ENV[@]}" BackendUrl="$BACKEND_URL" \
+start_pinned yarp proxy "${DOTNET_ENV[@]}" BackendUrl="$BACKEND_URL" \
   dotnet "$WORK/publish/yarp/YarpProxy.dll" --urls "${URL[yarp]}"
 wait_ready yarp "${URL[yarp]}$REQUEST_PATH" || die "the YARP proxy did not start"
 
@@ -383,7 +290,7 @@ start_gateway() {
   shift 2
   free_port gateway_port
   URL[$target]="http://127.0.0.1:$gateway_port"
-  start "$target" proxy "${DOTNET_ENV[@]}" "$@" \
+  start_pinned "$target" proxy "${DOTNET_ENV[@]}" "$@" \
     Gateway__ConfigFile="$config" Gateway__Upstreams__AllowLoopback=true \
     dotnet "$WORK/publish/gateway/ServerlessGateway.Standalone.dll" --urls "${URL[$target]}"
   wait_ready "$target" "${URL[$target]}$(target_path "$target")" ||
@@ -408,21 +315,11 @@ fi
 if has_target jwt || has_target seed; then
   # Kong's jwt plugin with one HS256 credential; every request carries the same valid token, so
   # this measures the validated-token cache (a SHA-256 and a lookup), as repeat clients see it.
-  JWT_SECRET=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')
-  b64url() { base64 -w0 | tr '+/' '-_' | tr -d '='; }
-  JWT_HEAD=$(printf '{"alg":"HS256","typ":"JWT"}' | b64url)
-  JWT_BODY=$(printf '{"iss":"bench-key","sub":"bench","exp":%d}' $(($(date +%s) + 86400)) | b64url)
-  JWT_SIG=$(printf '%s.%s' "$JWT_HEAD" "$JWT_BODY" | openssl dgst -sha256 -hmac "$JWT_SECRET" -binary | b64url)
-  JWT_CONSUMER="consumers:
-- username: bench
-  jwt_secrets:
-  - key: bench-key
-    algorithm: HS256
-    secret: \"$JWT_SECRET\""
+  make_jwt
 fi
 
 if has_target jwt; then
-  HEADER[jwt]="Authorization: Bearer $JWT_HEAD.$JWT_BODY.$JWT_SIG"
+  HEADER[jwt]="Authorization: Bearer $JWT_TOKEN"
   cat >"$WORK/gateway/kong-jwt.yaml" <<YAML
 $GATEWAY_SERVICE
   plugins:
@@ -455,7 +352,7 @@ if has_target traced; then
   # Tracing and metrics on, exported as a production setup would: OTLP over HTTP to a collector,
   # here a second backend process on the load core that accepts every export (POST /v1/*).
   free_port SINK_PORT
-  start otlp_sink load "${DOTNET_ENV[@]}" dotnet "$WORK/publish/backend/Backend.dll" --urls "http://127.0.0.1:$SINK_PORT"
+  start_pinned otlp_sink load "${DOTNET_ENV[@]}" dotnet "$WORK/publish/backend/Backend.dll" --urls "http://127.0.0.1:$SINK_PORT"
   wait_ready otlp_sink "http://127.0.0.1:$SINK_PORT$REQUEST_PATH" || die "the OTLP sink did not start"
   start_gateway traced "$WORK/gateway/kong.yaml" \
     OTEL_EXPORTER_OTLP_ENDPOINT="http://127.0.0.1:$SINK_PORT" OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf \
@@ -463,37 +360,15 @@ if has_target traced; then
 fi
 
 if has_target seed; then
-  # The seed config's policy set on one route: jwt, rate-limiting with policy redis (our distributed
-  # policy: counted in memory, synced to Table Storage every second) by consumer, and correlation-id.
-  # The limit is raised from the seed's 1000/minute so that requests are admitted (a 429 is cheaper than
-  # a proxied request); the counting path is the same. Registry and counters live in Azurite.
-  AZURITE="$ROOT/node_modules/.bin/azurite-table"
-  if [[ ! -x $AZURITE ]]; then
-    (cd "$ROOT" && timeout 300 npm ci --no-audit --no-fund >"$WORK/logs/npm-ci.log" 2>&1) || die "npm ci failed (see $WORK/logs/npm-ci.log)"
-  fi
-  free_port AZURITE_PORT
-  start azurite load "$AZURITE" --inMemoryPersistence --tableHost 127.0.0.1 --tablePort "$AZURITE_PORT" \
-    --skipApiVersionCheck --disableProductStyleUrl --loose --disableTelemetry --silent
-  for ((i = 0; i < 300; i++)); do
-    (exec 3<>"/dev/tcp/127.0.0.1/$AZURITE_PORT") 2>/dev/null && break
-    sleep 0.1
-  done
-  HEADER[seed]="Authorization: Bearer $JWT_HEAD.$JWT_BODY.$JWT_SIG"
-  cat >"$WORK/gateway/kong-seed.yaml" <<YAML
-$GATEWAY_SERVICE
-  plugins:
-  - name: jwt
-    config:
-      claims_to_verify: [exp]
-  - name: rate-limiting
-    config:
-      minute: 100000000
-      policy: redis
-  - name: correlation-id
-$JWT_CONSUMER
-YAML
+  # The seed config's policy set (lib.sh's seed_plugins) on the service; registry and counters in Azurite.
+  START_WRAP=("${PIN_LOAD[@]}")
+  start_azurite
+  START_WRAP=()
+  set_autogroup_nice "$PID_azurite"
+  HEADER[seed]="Authorization: Bearer $JWT_TOKEN"
+  { printf '%s\n' "$GATEWAY_SERVICE"; seed_plugins; printf '%s\n' "$JWT_CONSUMER"; } >"$WORK/gateway/kong-seed.yaml"
   start_gateway seed "$WORK/gateway/kong-seed.yaml" Gateway__Secrets__Key="$(head -c 32 /dev/urandom | base64 -w0)" \
-    GatewayStorage="DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==;TableEndpoint=http://127.0.0.1:$AZURITE_PORT/devstoreaccount1" \
+    GatewayStorage="$AZURITE_STORAGE" \
     Gateway__TablePrefix=Bench
   headers=$(curl -s -D - -o /dev/null --max-time 5 -H "${HEADER[seed]}" "${URL[seed]}$REQUEST_PATH" || true)
   [[ $headers == *"X-RateLimit-Remaining-Minute"* ]] || die "the seed target answered without rate-limit headers: the plugin is not in the path"
@@ -503,7 +378,7 @@ if has_target grpc || has_target transcoding; then
   GRPC_DRIVER=(dotnet "$WORK/publish/grpcdriver/GrpcDriver.dll")
   free_port GRPC_PORT
   URL[grpc]="http://127.0.0.1:$GRPC_PORT"
-  start grpc load "${DOTNET_ENV[@]}" "${GRPC_DRIVER[@]}" serve "$GRPC_PORT"
+  start_pinned grpc load "${DOTNET_ENV[@]}" "${GRPC_DRIVER[@]}" serve "$GRPC_PORT"
   # gRPC is HTTP/2 only, so wait_ready's curl probe does not apply: one call through the driver does.
   deadline=$((SECONDS + STARTUP_TIMEOUT))
   until "${GRPC_DRIVER[@]}" ping "${URL[grpc]}" 2>>"$WORK/logs/grpc.probe"; do
@@ -529,16 +404,7 @@ for target in $TARGETS; do
 done
 
 # ---- measure -----------------------------------------------------------------------
-# wrk's done() hook prints exact numbers (microseconds) next to its usual --latency report.
-cat >"$WORK/wrk/report.lua" <<'EOF'
-done = function(summary, latency, requests)
-  local e = summary.errors
-  io.write(string.format(
-    "BENCH requests=%d duration_us=%d p50_us=%d p90_us=%d p99_us=%d max_us=%d non2xx=%d connect=%d read=%d write=%d timeout=%d\n",
-    summary.requests, summary.duration, latency:percentile(50), latency:percentile(90),
-    latency:percentile(99), latency.max, e.status, e.connect, e.read, e.write, e.timeout))
-end
-EOF
+write_wrk_report "$WORK/wrk/report.lua"
 
 # run_wrk TARGET SECONDS LOGFILE
 run_wrk() {
@@ -562,32 +428,13 @@ run_wrk() {
   return "$status"
 }
 
-# CPU accounting, in clock ticks. The proxy's own CPU per request is the least noisy
-# efficiency figure on a shared machine; "other CPU" (everything that is neither a server
-# started here nor wrk, e.g. a build running beside the benchmark) says how noisy a run was.
-CLK_TCK=$(getconf CLK_TCK)
-group_ticks() { # utime+stime of every process in process group $1
-  # Processes come and go while the glob is read (a build beside the benchmark): ignore those.
-  { cat /proc/[0-9]*/stat 2>/dev/null || true; } | awk -v g="$1" '{ sub(/^.*\) /, ""); if ($3 == g) s += $12 + $13 } END { print s + 0 }'
-}
-machine_ticks() { # task ticks of all CPUs (user nice system; irq and softirq are charged to no task) and steal
-  awk '$1 == "cpu" { print $2 + $3 + $4, $9 }' /proc/stat
-}
-children_ticks() { # sets CHILD_TICKS: CPU of this shell's finished children (wrk), from `times`
-  # Not in $(...): a subshell's `times` starts from zero.
-  times >"$WORK/times.txt"
-  CHILD_TICKS=$(awk -v hz="$CLK_TCK" 'NR == 2 {
-    split($1, u, /[ms]/); split($2, s, /[ms]/)
-    printf "%.0f", ((u[1] * 60 + u[2]) + (s[1] * 60 + s[2])) * hz }' "$WORK/times.txt")
-}
-
 # measure TARGET OUTFILE: one measured wrk run; sets ROW (tab-separated figures) and OTHER.
 measure() {
   local target=$1 out=$2 proxy_group=$PID_backend pid var
   if [[ $target != direct ]]; then var="PID_$target" && proxy_group=${!var}; fi
-  local busy0 steal0 busy1 steal1 ours0=0 ours1=0 proxy0 proxy1 wrk0 wrk1 start_time end_time line
+  local busy0 steal0 busy1 steal1 ours0 ours1 proxy0 proxy1 wrk0 wrk1 start_time end_time line
   read -r busy0 steal0 <<<"$(machine_ticks)"
-  for pid in "${PIDS[@]}"; do ours0=$((ours0 + $(group_ticks "$pid"))); done
+  ours0=$(our_ticks)
   proxy0=$(group_ticks "$proxy_group")
   children_ticks
   wrk0=$CHILD_TICKS
@@ -597,7 +444,7 @@ measure() {
   children_ticks
   wrk1=$CHILD_TICKS
   proxy1=$(group_ticks "$proxy_group")
-  for pid in "${PIDS[@]}"; do ours1=$((ours1 + $(group_ticks "$pid"))); done
+  ours1=$(our_ticks)
   read -r busy1 steal1 <<<"$(machine_ticks)"
   line=$(grep '^BENCH ' "$out") || die "no result line in $out"
   local requests duration_us p50_us p90_us p99_us max_us non2xx connect read write timeout

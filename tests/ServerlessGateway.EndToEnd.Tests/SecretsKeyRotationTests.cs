@@ -3,6 +3,7 @@ using System.Net;
 using System.Security.Cryptography;
 using System.Text;
 using ServerlessGateway.EndToEnd.Tests.Infrastructure;
+using ServerlessGateway.Testing;
 
 namespace ServerlessGateway.EndToEnd.Tests;
 
@@ -62,6 +63,50 @@ public sealed class SecretsKeyRotationTests
         Assert.Contains("consumers[0].jwt_secrets[0].secret", refused.Message, StringComparison.Ordinal);
     }
 
+    [Fact(Timeout = 90_000)]
+    public async Task With_the_registry_in_table_storage_an_export_posted_back_moves_every_secret_to_the_new_key()
+    {
+        // The README's rotation steps against a shared registry: each gateway here is a restart of the fleet.
+        await using var azurite = await AzuriteServer.StartNewAsync();
+        await using var backend = await TestBackend.StartAsync();
+        var storage = new Dictionary<string, string?>
+        {
+            ["GatewayStorage"] = azurite.ConnectionString,
+            ["Gateway:TablePrefix"] = "R" + Guid.NewGuid().ToString("N")[..10],
+        };
+
+        string underOldKey;
+        await using (var before = await StartAsync(null, OldKey, storage: storage))
+        {
+            using var import = Admin(HttpMethod.Post, "/_gateway/config", Config(backend.Url, Secret), "application/yaml");
+            Assert.Equal(HttpStatusCode.Created, (await before.Client.SendAsync(import)).StatusCode);
+            Assert.Equal(HttpStatusCode.OK, (await CallAsync(before)).StatusCode);
+            underOldKey = await ExportAsync(before);
+        }
+
+        // Step 1: new key, old key previous. The stored version still serves; the export posted back is a change.
+        HttpStatusCode republished;
+        await using (var rotating = await StartAsync(null, NewKey, OldKey, storage))
+        {
+            Assert.Equal(HttpStatusCode.OK, (await CallAsync(rotating)).StatusCode);
+            using var export = Admin(HttpMethod.Get, "/_gateway/config");
+            export.Headers.Accept.ParseAdd("application/json");
+            var json = await (await rotating.Client.SendAsync(export)).Content.ReadAsStringAsync();
+            using var post = Admin(HttpMethod.Post, "/_gateway/config", json, "application/json");
+            republished = (await rotating.Client.SendAsync(post)).StatusCode;
+        }
+
+        // Step 2: the old key is gone; the registry's current version serves with the new key alone.
+        await using var rotated = await StartAsync(null, NewKey, storage: storage);
+        var answer = await CallAsync(rotated);
+        var underNewKey = await ExportAsync(rotated);
+
+        Assert.Equal(HttpStatusCode.Created, republished);
+        Assert.Equal(HttpStatusCode.OK, answer.StatusCode);
+        Assert.NotEqual(EncryptedSecret(underOldKey), EncryptedSecret(underNewKey));
+        Assert.DoesNotContain(Secret, underNewKey, StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task A_previous_key_that_is_not_256_bits_is_refused_by_name()
     {
@@ -70,9 +115,13 @@ public sealed class SecretsKeyRotationTests
         Assert.Contains("Gateway:Secrets:PreviousKeys:0", error.ToString(), StringComparison.Ordinal);
     }
 
-    private static Task<TestGateway> StartAsync(string? yaml, string key, string? previousKey = null)
+    private static Task<TestGateway> StartAsync(string? yaml, string key, string? previousKey = null, IDictionary<string, string?>? storage = null)
     {
-        var settings = new Dictionary<string, string?> { ["Gateway:Secrets:Key"] = key, ["Gateway:Admin:Keys:0"] = AdminKey };
+        var settings = new Dictionary<string, string?>(storage ?? new Dictionary<string, string?>())
+        {
+            ["Gateway:Secrets:Key"] = key,
+            ["Gateway:Admin:Keys:0"] = AdminKey,
+        };
         if (previousKey is not null)
         {
             settings["Gateway:Secrets:PreviousKeys:0"] = previousKey;
@@ -87,10 +136,21 @@ public sealed class SecretsKeyRotationTests
         return await ExportAsync(gateway);
     }
 
+    private static HttpRequestMessage Admin(HttpMethod method, string path, string? body = null, string? mediaType = null)
+    {
+        var request = new HttpRequestMessage(method, path);
+        request.Headers.Add("X-Gateway-Admin-Key", AdminKey);
+        if (body is not null)
+        {
+            request.Content = new StringContent(body, Encoding.UTF8, mediaType!);
+        }
+
+        return request;
+    }
+
     private static async Task<string> ExportAsync(TestGateway gateway)
     {
-        using var request = new HttpRequestMessage(HttpMethod.Get, "/_gateway/config");
-        request.Headers.Add("X-Gateway-Admin-Key", AdminKey);
+        using var request = Admin(HttpMethod.Get, "/_gateway/config");
         var response = await gateway.Client.SendAsync(request);
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         return await response.Content.ReadAsStringAsync();
