@@ -117,6 +117,41 @@ public sealed class PathAbuseTests
         Assert.Equal("/admin-api/ok", Assert.Single(admin.Requests).RawTarget);
     }
 
+    public static TheoryData<string, int> ManagementSpellings => new()
+    {
+        // Kestrel itself decodes %5F and %2E and resolves dot segments, so these reach the management API, which wants a key.
+        { "/_gateway/config", 401 },
+        { "/%5Fgateway/config", 401 },
+        { "/%5fgateway/health", 200 },
+        { "/./_gateway/config", 401 },
+        { "/x/../_gateway/config", 401 },
+        { "/x/%2e%2e/_gateway/config", 401 },
+        // Spellings only the gateway's canonicalizer resolves: refused, never forwarded to the catch-all route.
+        { "//_gateway/config", 400 },
+        { "///_gateway/health", 400 },
+        { "//_gateway", 400 },
+        { "/_gateway%2Fconfig", 400 },
+    };
+
+    [Theory(Timeout = 60_000)]
+    [MemberData(nameof(ManagementSpellings))]
+    public async Task Spellings_of_the_management_path_reach_the_authenticated_api_or_nothing(string target, int status)
+    {
+        await using var backend = await TestBackend.StartAsync();
+        await using var gateway = await TestGateway.StartAsync($$"""
+            _format_version: "3.0"
+            services:
+            - name: everything
+              url: "{{backend.Url}}"
+              routes: [{name: catch-all, paths: [/]}]
+            """, settings: new Dictionary<string, string?> { ["Gateway:Admin:Keys:0"] = "path-abuse-admin-key-0001" });
+
+        var response = await RawHttp.SendAsync(gateway.BaseAddress, $"GET {target} HTTP/1.1\nHost: gw.test\nConnection: close\n\n");
+
+        Assert.Equal(status, response.Status);
+        Assert.Empty(backend.Requests);
+    }
+
     private static string Config(TestBackend admin, TestBackend open, TestBackend items) => $$"""
         _format_version: "3.0"
         services:

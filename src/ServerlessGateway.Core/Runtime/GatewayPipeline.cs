@@ -104,6 +104,13 @@ public sealed partial class GatewayPipeline
             return ProblemDetailsWriter.WriteAsync(context, StatusCodes.Status400BadRequest, DescribePathError(pathError));
         }
 
+        if (GatewayPaths.IsManagement(path))
+        {
+            // The host dispatches /_gateway by the path as sent, so this is another spelling of it ("//_gateway/config"):
+            // it must neither reach a backend through a catch-all route nor slip past edge rules keyed on the prefix.
+            return ProblemDetailsWriter.WriteAsync(context, StatusCodes.Status400BadRequest, "the path is a non-canonical spelling of a management API path");
+        }
+
         feature.Path = path;
         feature.Query = query;
 
