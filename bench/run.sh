@@ -9,7 +9,7 @@
 #   traced  - the plain gateway with OpenTelemetry tracing (every request sampled) and metrics exported
 #             over OTLP to a loopback sink
 #   seed    - the seed's policy set: jwt + rate-limiting (policy redis = distributed, synced to Azurite)
-#             + correlation-id, with the registry in Azurite too
+#             + correlation-id; counters in Azurite, whose (empty) registry is polled too
 #   grpc    - bench/GrpcDriver calling its own gRPC server directly (h2c): the transcoding ceiling
 #   transcoding - REST GET through the gateway with grpc-gateway to that gRPC server
 # in alternating rounds, reporting per target the median requests/s, p50 and p99 and
@@ -360,7 +360,8 @@ if has_target traced; then
 fi
 
 if has_target seed; then
-  # The seed config's policy set (lib.sh's seed_plugins) on the service; registry and counters in Azurite.
+  # The seed config's policy set (lib.sh's seed_plugins) on the service; counters in Azurite. The registry there
+  # stays empty and is polled every 5 s; the config is the file, the cold-start fallback (bench/soak.sh imports it).
   START_WRAP=("${PIN_LOAD[@]}")
   start_azurite
   START_WRAP=()
@@ -686,7 +687,7 @@ if [[ -n $(git -C "$ROOT" status --porcelain -- src 2>/dev/null) ]]; then DIRTY=
     echo "- grpc / transcoding: \`bench/GrpcDriver serve\` (unary GetThing of tests/Protos/transcoding.proto, h2c) on the load core; grpc = \`GrpcDriver load\` calling it directly with $CONNECTIONS calls in flight; transcoding = wrk \`GET $TRANSCODING_PATH\` through the gateway with \`grpc-gateway\` (config from \`GrpcDriver config\`), 98-byte JSON answer"
   fi
   if has_target seed; then
-    echo "- seed: the same gateway build and route plus the seed's policy set: \`jwt\` (as the jwt target), \`rate-limiting\` (\`policy: redis\`, our distributed policy, by consumer, \`minute: 100000000\` instead of the seed's 1000 so requests are admitted: same counting path) and \`correlation-id\`; registry and counters in Azurite 3.35 (in memory, loopback, on the load core), synced every second"
+    echo "- seed: the same gateway build and route plus the seed's policy set: \`jwt\` (as the jwt target), \`rate-limiting\` (\`policy: redis\`, our distributed policy, by consumer, \`minute: 100000000\` instead of the seed's 1000 so requests are admitted: same counting path) and \`correlation-id\`; counters in Azurite 3.35 (in memory, loopback, on the load core), synced every second; the config from the file (the Azurite registry is polled every 5 s and empty)"
   fi
   if has_target jwt; then
     echo "- jwt: the same gateway build and route plus Kong's \`jwt\` plugin (\`claims_to_verify: [exp]\`), one consumer with an HS256 \`jwt_secrets\` entry; wrk sends the same valid \`Authorization: Bearer\` token on every request (a repeat client: the validated-token cache answers)"

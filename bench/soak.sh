@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Soak (issue 10): the Standalone gateway under steady load for BENCH_SOAK_SECONDS (10 minutes) through the
 # seed config's policy set: jwt + rate-limiting (distributed, registry and counters in Azurite) +
-# correlation-id, the same route as bench/run.sh's seed target. The load is wrk, closed loop, a fixed number
+# correlation-id, the same route as bench/run.sh's seed target, imported through the management API; after
+# every window a PATCH publishes a new config version (BENCH_SOAK_CHURN=0: none). The load is wrk, closed loop, a fixed number
 # of connections, run back to back in windows of BENCH_SOAK_WINDOW seconds; after each window the gateway's
 # working set (VmRSS), open file descriptors and threads are read from /proc.
 #
-# Pass: zero errors (non-2xx answers and socket errors, the warm-up included), and a working set after
+# Pass: zero errors (non-2xx answers and socket errors, the warm-up included), every config change served,
+# and a working set after
 # warm-up that stays flat: the median of the last minute at most BENCH_SOAK_MAX_GROWTH % above the median
 # of the first minute after warm-up. Otherwise the script exits 1, after writing the report.
 # Writes bench/results/soak.md, soak.tsv (one row per window) and soak.svg (the chart). See bench/README.md.
@@ -23,9 +25,10 @@ LOG_NAME=soak
 # ---- knobs (environment overrides) -------------------------------------------------
 TOTAL=${BENCH_SOAK_SECONDS:-600}         # seconds of load in all, warm-up included
 WINDOW=${BENCH_SOAK_WINDOW:-10}          # seconds per wrk run (one row of the report)
-WARMUP=${BENCH_SOAK_WARMUP:-60}          # seconds at the start not counted in the growth baseline
+WARMUP=${BENCH_SOAK_WARMUP:-120}         # seconds at the start not counted in the growth baseline (JIT tiering, GC sizing)
 CONNECTIONS=${BENCH_SOAK_CONNECTIONS:-32}
 MAX_GROWTH=${BENCH_SOAK_MAX_GROWTH:-10}  # % working-set growth allowed after warm-up
+CHURN=${BENCH_SOAK_CHURN:-1}             # 1: change the config through the management API after every window
 PIN=${BENCH_SOAK_PIN:-1}                 # 1: wrk + backend + Azurite on one half of the CPUs, the gateway on the other
 STARTUP_TIMEOUT=${BENCH_SOAK_STARTUP_TIMEOUT:-60}
 BUILD_TIMEOUT=${BENCH_SOAK_BUILD_TIMEOUT:-900}
@@ -43,7 +46,7 @@ fi
 # A shortened run must not overwrite the published result.
 if ((TOTAL >= 600)); then OUT_DIR=${BENCH_SOAK_OUTPUT_DIR:-$BENCH/results}; else OUT_DIR=${BENCH_SOAK_OUTPUT_DIR:-$WORK/soak-partial}; fi
 COMMAND=""
-for var in BENCH_SOAK_SECONDS BENCH_SOAK_WINDOW BENCH_SOAK_WARMUP BENCH_SOAK_CONNECTIONS BENCH_SOAK_MAX_GROWTH BENCH_SOAK_PIN; do
+for var in BENCH_SOAK_SECONDS BENCH_SOAK_WINDOW BENCH_SOAK_WARMUP BENCH_SOAK_CONNECTIONS BENCH_SOAK_MAX_GROWTH BENCH_SOAK_CHURN BENCH_SOAK_PIN; do
   if [[ -n ${!var+x} ]]; then COMMAND+="$var=${!var} "; fi
 done
 COMMAND+="bench/soak.sh"
@@ -90,13 +93,20 @@ make_jwt
   seed_plugins
   printf '%s\n' "$JWT_CONSUMER"
 } >"$WORK/soak/kong-seed.yaml"
+ADMIN_KEY="soak-$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+ADMIN=(-H "X-Gateway-Admin-Key: $ADMIN_KEY")
 free_port GATEWAY_PORT
 GATEWAY_URL="http://127.0.0.1:$GATEWAY_PORT"
 START_WRAP=("${PIN_PROXY[@]}")
-start gateway "${DOTNET_ENV[@]}" Gateway__ConfigFile="$WORK/soak/kong-seed.yaml" Gateway__Upstreams__AllowLoopback=true \
+start gateway "${DOTNET_ENV[@]}" Gateway__Upstreams__AllowLoopback=true Gateway__Admin__Keys__0="$ADMIN_KEY" \
   Gateway__Secrets__Key="$(head -c 32 /dev/urandom | base64 -w0)" GatewayStorage="$AZURITE_STORAGE" Gateway__TablePrefix=Soak \
   dotnet "$WORK/publish/gateway/ServerlessGateway.Standalone.dll" --urls "$GATEWAY_URL"
 START_WRAP=()
+wait_http gateway "$GATEWAY_URL/_gateway/metrics" "${ADMIN[@]}" || die "the gateway did not start"
+# The config goes into the registry in Azurite through the management API, as a platform team would load it.
+code=$(curl -s -o "$LOGS/import.json" -w '%{http_code}' --max-time 30 -X POST "${ADMIN[@]}" -H 'Content-Type: application/yaml' \
+  --data-binary "@$WORK/soak/kong-seed.yaml" "$GATEWAY_URL/_gateway/config" || true)
+[[ $code == 201 ]] || die "the config import answered $code: $(head -c 800 "$LOGS/import.json")"
 AUTH="Authorization: Bearer $JWT_TOKEN"
 wait_http gateway "$GATEWAY_URL/api/hello" -H "$AUTH" || die "the gateway did not serve /api/hello with the seed config"
 # The policies must be in the path: 401 without the token, rate-limit headers with it.
@@ -104,6 +114,9 @@ code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 "$GATEWAY_URL/api/hel
 [[ $code == 401 ]] || die "the gateway answered $code without a token (expected 401): jwt is not in the path"
 headers=$(curl -s -D - -o /dev/null --max-time 5 -H "$AUTH" "$GATEWAY_URL/api/hello" || true)
 [[ $headers == *"X-RateLimit-Remaining-Minute"* ]] || die "the gateway answered without rate-limit headers: rate-limiting is not in the path"
+config_version() { curl -s --max-time 5 "$GATEWAY_URL/_gateway/health" | grep -o '"config_version": *[0-9]*' | grep -o '[0-9]*$'; }
+VERSION0=$(config_version)
+[[ -n $VERSION0 ]] || die "no config_version on /_gateway/health"
 GATEWAY_PID=$PID_gateway
 log "Azurite on $AZURITE_PORT, backend on $BACKEND_PORT, gateway on $GATEWAY_PORT; $LAYOUT"
 
@@ -119,6 +132,7 @@ RSS0=$(proc_status VmRSS)
 log "soak: ${TOTAL}s in ${WINDOW}s windows, wrk -t$THREADS -c$CONNECTIONS, working set at the start $((RSS0 / 1024)) MiB"
 elapsed=0
 window=0
+CHANGES=0
 while ((elapsed < TOTAL)); do
   window=$((window + 1))
   seconds=$((TOTAL - elapsed < WINDOW ? TOTAL - elapsed : WINDOW))
@@ -140,6 +154,14 @@ while ((elapsed < TOTAL)); do
   ours1=$(our_ticks)
   read -r busy1 _ <<<"$(machine_ticks)"
   kill -0 "$GATEWAY_PID" 2>/dev/null || die "the gateway exited during the soak (see $LOGS/gateway.log)"
+  if ((CHURN)); then
+    # A config change per window, as the management API makes them: a new version in the registry, polled,
+    # compiled and swapped in under load (the plugins' state, pools and breakers are rebuilt or carried over).
+    code=$(curl -s -o "$LOGS/churn.json" -w '%{http_code}' --max-time 10 -X PATCH "${ADMIN[@]}" -H 'Content-Type: application/json' \
+      -d "{\"read_timeout\": $((60000 + window % 2))}" "$GATEWAY_URL/_gateway/services/backend" || true)
+    [[ $code == 200 ]] || die "the config change in window $window answered $code: $(head -c 400 "$LOGS/churn.json")"
+    CHANGES=$((CHANGES + 1))
+  fi
   ticks1=$(gateway_ticks)
   rss=$(proc_status VmRSS)
   threads=$(proc_status Threads)
@@ -159,6 +181,13 @@ while ((elapsed < TOTAL)); do
   log "  ${elapsed}s: $rps req/s, p99 $p99 ms, non-2xx $non2xx, socket errors $sockerr, working set $rss_mib MiB, $fds fds, gateway CPU $cpu%, other CPU $other%"
 done
 LOAD_AVG=$(cut -d' ' -f1-3 /proc/loadavg)
+# Every config change must be served by the end (the registry is polled every 5 s).
+EXPECTED_VERSION=$((VERSION0 + CHANGES))
+for ((i = 0; i < 50; i++)); do
+  VERSION1=$(config_version)
+  [[ ${VERSION1:-0} -ge $EXPECTED_VERSION ]] && break
+  sleep 0.2
+done
 
 # ---- verdict ----------------------------------------------------------------------------------
 # Medians over the first minute after warm-up and over the last minute; sums of errors over the run.
@@ -180,6 +209,14 @@ PASS=1
 VERDICT=""
 if ((ERRORS == 0)); then VERDICT+="- errors: 0 (non-2xx answers and socket errors over the whole run, warm-up included): met"$'\n'
 else VERDICT+="- errors: $ERRORS (non-2xx answers and socket errors; budget 0): NOT met"$'\n'; PASS=0; fi
+if ((CHURN)); then
+  if ((VERSION1 == EXPECTED_VERSION)); then
+    VERDICT+="- config changes: $CHANGES published through the management API under load (one per window), served version $VERSION0 -> $VERSION1: met"$'\n'
+  else
+    VERDICT+="- config changes: $CHANGES published, served version $VERSION0 -> ${VERSION1:-none} (expected $EXPECTED_VERSION): NOT met"$'\n'
+    PASS=0
+  fi
+fi
 if awk -v g="$GROWTH" -v m="$MAX_GROWTH" 'BEGIN { exit !(g < m) }'; then
   VERDICT+="- working set after warm-up: $BASE_RSS MiB (median, first minute after warm-up) -> $LAST_RSS MiB (median, last minute), ${GROWTH}% (budget < ${MAX_GROWTH}%): met"
 else
@@ -245,7 +282,10 @@ REPORT="$OUT_DIR/soak.md"
   echo
   echo "## Setup"
   echo
-  echo "- gateway: the Standalone host (\`dotnet publish -c Release\`), config \`Gateway__ConfigFile\` (one service, route \`/\`) with the seed's policy set on the service: \`jwt\` (HS256, one consumer, the same valid token on every request), \`rate-limiting\` (\`policy: redis\` = our distributed policy by consumer, \`minute: 100000000\` so that requests are admitted; counters synced to Table Storage every second) and \`correlation-id\`; registry and counters in Azurite (in memory)"
+  echo "- gateway: the Standalone host (\`dotnet publish -c Release\`), one service, route \`/\`, with the seed's policy set on the service: \`jwt\` (HS256, one consumer, the same valid token on every request), \`rate-limiting\` (\`policy: redis\` = our distributed policy by consumer, \`minute: 100000000\` so that requests are admitted; counters synced to Table Storage every second) and \`correlation-id\`; registry and counters in Azurite (in memory)"
+  if ((CHURN)); then
+    echo "- config: imported through \`POST /_gateway/config\` into the registry in Azurite; after every window a \`PATCH /_gateway/services/backend\` (\`read_timeout\` alternating 60000/60001) publishes a new version, which the gateway compiles and swaps in under load"
+  fi
   echo "- load: wrk, closed loop, \`-t$THREADS -c$CONNECTIONS --timeout 5s\`, \`GET /api/hello\` (95-byte JSON from bench/Backend), back to back in ${WINDOW}s runs; first ${WARMUP}s = warm-up"
   echo "- working set: VmRSS of the gateway process after each window; file descriptors: entries of /proc/PID/fd"
   echo "- layout: $LAYOUT"
