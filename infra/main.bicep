@@ -151,8 +151,8 @@ var functionAppName = '${abbrs.webSitesFunctions}${resourceToken}'
 var createVnet = enableVnetIntegration && empty(existingAppSubnetId)
 var adminRanges = filter(map(split(adminAllowedIpRanges, ','), range => trim(range)), range => !empty(range))
 // The rotation keys are optional, so @minLength cannot check them: fail() stops the deployment
-// instead of storing a key the gateway would refuse (it also refuses to start on a previous secrets
-// key that is not 32 bytes).
+// instead. A second admin key must be able to become gatewayAdminKey (@minLength(32)) later; a
+// previous secrets key that is not 256 bits would stop the gateway from starting.
 var secondAdminKey = empty(gatewaySecondAdminKey) || length(gatewaySecondAdminKey) >= 32
   ? gatewaySecondAdminKey
   : fail('gatewaySecondAdminKey must be empty or at least 32 characters long')
