@@ -47,7 +47,7 @@ param gatewayAdminKey string
 @secure()
 @minLength(32)
 @maxLength(32)
-@description('32 random characters whose UTF-8 bytes are the 256-bit key that encrypts HMAC secrets at rest (Gateway__Secrets__Key gets their base64). Never change it after the first deployment: stored secrets would no longer decrypt.')
+@description('32 random characters whose UTF-8 bytes are the 256-bit key that encrypts HMAC secrets at rest (Gateway__Secrets__Key gets their base64). To rotate it, move the old value to gatewayPreviousSecretsKeyMaterial first: changed alone, secrets stored under the old key no longer decrypt.')
 @metadata({
   azd: {
     type: 'generate'
@@ -58,6 +58,15 @@ param gatewayAdminKey string
   }
 })
 param gatewaySecretsKeyMaterial string
+
+@secure()
+@description('Second admin key (Gateway__Admin__Keys__1), accepted alongside gatewayAdminKey so the admin key can be rotated without locking clients out: set the new key here, move clients to it, make it gatewayAdminKey, then clear this. Empty: no second key. When set, at least 32 characters like gatewayAdminKey, which it is meant to become.')
+param gatewaySecondAdminKey string = ''
+
+@secure()
+@maxLength(32)
+@description('Only while rotating gatewaySecretsKeyMaterial: its previous value (32 characters, same encoding), so HMAC secrets stored under it still decrypt (Gateway__Secrets__PreviousKeys__0) until a publish re-encrypts them under the new key. Empty otherwise.')
+param gatewayPreviousSecretsKeyMaterial string = ''
 
 @description('Put Azure Front Door Premium with WAF in front (the app then accepts traffic only from it). Off: the app is reachable directly; cheap dev environments only.')
 param enableFrontDoor bool = true
@@ -141,6 +150,17 @@ var tags = {
 var functionAppName = '${abbrs.webSitesFunctions}${resourceToken}'
 var createVnet = enableVnetIntegration && empty(existingAppSubnetId)
 var adminRanges = filter(map(split(adminAllowedIpRanges, ','), range => trim(range)), range => !empty(range))
+// The rotation keys are optional, so @minLength cannot check them: fail() stops the deployment
+// instead. A second admin key must be able to become gatewayAdminKey (@minLength(32)) later; a
+// previous secrets key that is not 256 bits would stop the gateway from starting.
+var secondAdminKey = empty(gatewaySecondAdminKey) || length(gatewaySecondAdminKey) >= 32
+  ? gatewaySecondAdminKey
+  : fail('gatewaySecondAdminKey must be empty or at least 32 characters long')
+var previousSecretsKeyMaterial = empty(gatewayPreviousSecretsKeyMaterial) || length(gatewayPreviousSecretsKeyMaterial) == 32
+  ? gatewayPreviousSecretsKeyMaterial
+  : fail('gatewayPreviousSecretsKeyMaterial must be empty or exactly 32 characters long, like gatewaySecretsKeyMaterial')
+var hasSecondAdminKey = !empty(secondAdminKey)
+var hasPreviousSecretsKey = !empty(previousSecretsKeyMaterial)
 
 resource rg 'Microsoft.Resources/resourceGroups@2025-04-01' = {
   name: !empty(resourceGroupName) ? resourceGroupName : '${abbrs.resourcesResourceGroups}${environmentName}'
@@ -192,6 +212,10 @@ module keyVault 'modules/keyvault.bicep' = {
     softDeleteRetentionInDays: keyVaultSoftDeleteRetentionInDays
     adminKey: gatewayAdminKey
     secretsKey: base64(gatewaySecretsKeyMaterial)
+    secondAdminKey: secondAdminKey
+    hasSecondAdminKey: hasSecondAdminKey
+    previousSecretsKey: base64(previousSecretsKeyMaterial)
+    hasPreviousSecretsKey: hasPreviousSecretsKey
   }
 }
 
@@ -261,6 +285,10 @@ module functionApp 'modules/functionapp.bicep' = {
     applicationInsightsName: monitoring.outputs.applicationInsightsName
     adminKeySecretUri: keyVault.outputs.adminKeySecretUri
     secretsKeySecretUri: keyVault.outputs.secretsKeySecretUri
+    hasSecondAdminKey: hasSecondAdminKey
+    secondAdminKeySecretUri: keyVault.outputs.secondAdminKeySecretUri
+    hasPreviousSecretsKey: hasPreviousSecretsKey
+    previousSecretsKeySecretUri: keyVault.outputs.previousSecretsKeySecretUri
     tablePrefix: tablePrefix
     configRefreshSeconds: configRefreshSeconds
     restrictToFrontDoor: enableFrontDoor

@@ -35,6 +35,20 @@ param adminKeySecretUri string
 @description('Key Vault secret URI (unversioned) of the HMAC secret encryption key.')
 param secretsKeySecretUri string
 
+// While a key is being rotated, its second secret. Whether there is one comes as its own parameter:
+// a condition on a secret URI (known only after deployment) is opaque to what-if and `bicep snapshot`.
+@description('Reference the second admin key (Gateway__Admin__Keys__1): the admin key is being rotated.')
+param hasSecondAdminKey bool
+
+@description('Key Vault secret URI (unversioned) of the second admin key; empty without one.')
+param secondAdminKeySecretUri string
+
+@description('Reference the previous HMAC secret encryption key (Gateway__Secrets__PreviousKeys__0): that key is being rotated.')
+param hasPreviousSecretsKey bool
+
+@description('Key Vault secret URI (unversioned) of the previous HMAC secret encryption key; empty without one.')
+param previousSecretsKeySecretUri string
+
 @description('Table name prefix (Gateway__TablePrefix).')
 param tablePrefix string
 
@@ -181,6 +195,27 @@ var appSettings = [
   }
 ]
 
+// Present only while a key is being rotated: an empty admin key would be refused, and an empty
+// previous secrets key would stop the gateway from starting.
+var rotationSettings = [
+  ...(!hasSecondAdminKey
+    ? []
+    : [
+        {
+          name: 'Gateway__Admin__Keys__1'
+          value: '@Microsoft.KeyVault(SecretUri=${secondAdminKeySecretUri})'
+        }
+      ])
+  ...(!hasPreviousSecretsKey
+    ? []
+    : [
+        {
+          name: 'Gateway__Secrets__PreviousKeys__0'
+          value: '@Microsoft.KeyVault(SecretUri=${previousSecretsKeySecretUri})'
+        }
+      ])
+]
+
 resource storage 'Microsoft.Storage/storageAccounts@2025-01-01' existing = {
   name: storageAccountName
 }
@@ -265,7 +300,10 @@ resource site 'Microsoft.Web/sites@2024-11-01' = {
       // so it only accepts Entra ID tokens.
       scmIpSecurityRestrictionsUseMain: false
       scmIpSecurityRestrictionsDefaultAction: 'Allow'
-      appSettings: appSettings
+      appSettings: [
+        ...appSettings
+        ...rotationSettings
+      ]
     }
   }
 }

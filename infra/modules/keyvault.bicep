@@ -1,5 +1,6 @@
-// Key Vault in RBAC mode with purge protection. It holds the two values the gateway must not
-// see in plain app settings: the first admin key and the key that encrypts HMAC secrets at rest.
+// Key Vault in RBAC mode with purge protection. It holds the values the gateway must not see in
+// plain app settings: the first admin key and the key that encrypts HMAC secrets at rest, and while
+// either is being rotated, a second admin key or the previous secrets key.
 // The Function App reads them through Key Vault references with its user-assigned identity.
 
 @description('Key Vault name (3-24 letters, digits and hyphens).')
@@ -29,8 +30,26 @@ param adminKey string
 @description('Key that encrypts HMAC secrets at rest: base64 of 32 bytes.')
 param secretsKey string
 
+@secure()
+@description('Second admin key, accepted alongside the first while the admin key is rotated; empty for none.')
+param secondAdminKey string
+
+@secure()
+@description('Previous key that encrypted HMAC secrets at rest (base64 of 32 bytes), still used to decrypt while that key is rotated; empty for none.')
+param previousSecretsKey string
+
+// Whether those are set, passed on its own: a condition on a secure value is opaque to what-if and
+// `bicep snapshot`, which then cannot say whether the secret would be created.
+@description('Store secondAdminKey (true exactly when it is not empty).')
+param hasSecondAdminKey bool
+
+@description('Store previousSecretsKey (true exactly when it is not empty).')
+param hasPreviousSecretsKey bool
+
 var adminKeySecretName = 'gateway-admin-key'
 var secretsKeySecretName = 'gateway-secrets-key'
+var secondAdminKeySecretName = 'gateway-admin-key-2'
+var previousSecretsKeySecretName = 'gateway-secrets-key-previous'
 
 resource vault 'Microsoft.KeyVault/vaults@2024-11-01' = {
   name: name
@@ -75,6 +94,26 @@ resource secretsKeySecret 'Microsoft.KeyVault/vaults/secrets@2024-11-01' = {
   }
 }
 
+// The rotation secrets exist only while they are set. Clearing one leaves the secret in the vault
+// (a deployment does not delete what it no longer declares) but the app no longer references it.
+resource secondAdminKeySecret 'Microsoft.KeyVault/vaults/secrets@2024-11-01' = if (hasSecondAdminKey) {
+  parent: vault
+  name: secondAdminKeySecretName
+  properties: {
+    value: secondAdminKey
+    contentType: 'text/plain'
+  }
+}
+
+resource previousSecretsKeySecret 'Microsoft.KeyVault/vaults/secrets@2024-11-01' = if (hasPreviousSecretsKey) {
+  parent: vault
+  name: previousSecretsKeySecretName
+  properties: {
+    value: previousSecretsKey
+    contentType: 'application/octet-stream; base64'
+  }
+}
+
 resource diagnostics 'Microsoft.Insights/diagnosticSettings@2021-05-01-preview' = {
   name: 'to-log-analytics'
   scope: vault
@@ -95,3 +134,6 @@ output uri string = vault.properties.vaultUri
 // Unversioned URIs: a Key Vault reference without a version follows the latest secret version.
 output adminKeySecretUri string = adminKeySecret.properties.secretUri
 output secretsKeySecretUri string = secretsKeySecret.properties.secretUri
+// Empty when the secret is not stored.
+output secondAdminKeySecretUri string = hasSecondAdminKey ? secondAdminKeySecret!.properties.secretUri : ''
+output previousSecretsKeySecretUri string = hasPreviousSecretsKey ? previousSecretsKeySecret!.properties.secretUri : ''

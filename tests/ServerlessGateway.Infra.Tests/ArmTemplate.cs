@@ -68,6 +68,12 @@ internal sealed partial class ArmTemplate
 
     [GeneratedRegex(@"^\[variables\('(?<name>[^']+)'\)\]$")]
     internal static partial Regex VariableReference();
+
+    [GeneratedRegex(@"variables\('(?<name>[^']+)'\)")]
+    internal static partial Regex VariableUse();
+
+    [GeneratedRegex(@"createObject\('name', '(?<name>(?:[^']|'')*)', 'value', ")]
+    internal static partial Regex NameValueObject();
 }
 
 /// <summary>A resource as compiled, with the template it sits in (its variables and parameters).</summary>
@@ -97,6 +103,91 @@ internal sealed record TemplateResource(JsonObject Node, JsonObject Template, st
     }
 
     public string? GetString(params string[] path) => Get(path) is JsonValue value && value.TryGetValue<string>(out var s) ? s : null;
+
+    /// <summary>
+    /// siteConfig.appSettings as name -> value, each value as it would compile in a literal list (a
+    /// literal as itself, anything else as <c>[expression]</c>). When the list is an expression (some
+    /// settings are conditional), every <c>createObject('name', ..., 'value', ...)</c> in it and in the
+    /// variables it uses counts: the settings the template can produce, conditional or not.
+    /// </summary>
+    public Dictionary<string, string?> AppSettings()
+    {
+        var node = Get("properties", "siteConfig", "appSettings");
+        if (node is JsonArray)
+        {
+            return Node.AppSettings();
+        }
+
+        var expression = node.Str() ?? throw new InvalidOperationException("The site has no siteConfig.appSettings.");
+        var settings = new Dictionary<string, string?>(StringComparer.Ordinal);
+        Collect(expression, settings, []);
+        return settings;
+    }
+
+    private void Collect(string expression, Dictionary<string, string?> into, HashSet<string> seenVariables)
+    {
+        foreach (Match match in ArmTemplate.NameValueObject().Matches(expression))
+        {
+            var value = Argument(expression, match.Index + match.Length);
+            var literal = value.StartsWith('\'') && ClosesAt(value, 0) == value.Length - 1;
+            into.Add(match.Groups["name"].Value.Replace("''", "'", StringComparison.Ordinal), literal ? value[1..^1].Replace("''", "'", StringComparison.Ordinal) : $"[{value}]");
+        }
+
+        foreach (Match use in ArmTemplate.VariableUse().Matches(expression))
+        {
+            var name = use.Groups["name"].Value;
+            if (seenVariables.Add(name) && Template["variables"]?[name].Str() is { } variable)
+            {
+                Collect(variable, into, seenVariables);
+            }
+        }
+    }
+
+    /// <summary>The function argument starting at <paramref name="start"/>: up to the comma or parenthesis that ends it.</summary>
+    private static string Argument(string expression, int start)
+    {
+        var depth = 0;
+        for (var i = start; i < expression.Length; i++)
+        {
+            switch (expression[i])
+            {
+                case '\'':
+                    i = ClosesAt(expression, i);
+                    break;
+                case '(':
+                    depth++;
+                    break;
+                case ')' when depth == 0:
+                case ',' when depth == 0:
+                    return expression[start..i].Trim();
+                case ')':
+                    depth--;
+                    break;
+            }
+        }
+
+        throw new FormatException($"Unbalanced expression: {expression}");
+    }
+
+    /// <summary>Index of the quote that closes the string literal opening at <paramref name="open"/> ('' is an escaped quote).</summary>
+    private static int ClosesAt(string expression, int open)
+    {
+        for (var i = open + 1; i < expression.Length; i++)
+        {
+            if (expression[i] == '\'')
+            {
+                if (i + 1 < expression.Length && expression[i + 1] == '\'')
+                {
+                    i++;
+                    continue;
+                }
+
+                return i;
+            }
+        }
+
+        throw new FormatException($"Unterminated string literal: {expression}");
+    }
 
     public JsonNode? Resolve(JsonNode? node)
     {

@@ -30,7 +30,7 @@ public sealed partial class CompiledTemplateTests(CompiledTemplateFixture fixtur
         }
 
         // A plain AzureWebJobsStorage setting would be a connection string; only its identity form is allowed.
-        var settings = Template.Single("Microsoft.Web/sites").Node.AppSettings();
+        var settings = Template.Single("Microsoft.Web/sites").AppSettings();
         Assert.DoesNotContain("AzureWebJobsStorage", settings.Keys);
         Assert.DoesNotContain(settings.Keys, name => name.EndsWith("ConnectionString", StringComparison.Ordinal) && name != "APPLICATIONINSIGHTS_CONNECTION_STRING");
     }
@@ -45,7 +45,12 @@ public sealed partial class CompiledTemplateTests(CompiledTemplateFixture fixtur
             .ToArray();
         Assert.Contains(secureParameters, p => p.Key == "gatewayAdminKey");
         Assert.Contains(secureParameters, p => p.Key == "gatewaySecretsKeyMaterial");
-        Assert.All(secureParameters, p => Assert.Null(p.Value?["defaultValue"]));
+        Assert.Contains(secureParameters, p => p.Key == "gatewaySecondAdminKey");
+        Assert.Contains(secureParameters, p => p.Key == "gatewayPreviousSecretsKeyMaterial");
+        Assert.Contains(secureParameters, p => p.Key == "secondAdminKey");
+        Assert.Contains(secureParameters, p => p.Key == "previousSecretsKey");
+        // The only default allowed is the empty string: "not set" (the optional rotation keys).
+        Assert.All(secureParameters, p => Assert.True(p.Value?["defaultValue"] is null || p.Value["defaultValue"].Str() == "", $"{p.Key} has a default."));
 
         // Whatever is named like a credential (a property, a module parameter, a parameter default,
         // an app setting) holds an expression (a parameter, a reference), never a literal.
@@ -55,7 +60,7 @@ public sealed partial class CompiledTemplateTests(CompiledTemplateFixture fixtur
 
         // Key Vault secret values come from secure parameters only.
         var secrets = Template.OfType("Microsoft.KeyVault/vaults/secrets");
-        Assert.Equal(2, secrets.Count);
+        Assert.Equal(4, secrets.Count);
         Assert.All(secrets, secret =>
         {
             var value = secret.GetString("properties", "value");
@@ -63,12 +68,46 @@ public sealed partial class CompiledTemplateTests(CompiledTemplateFixture fixtur
             Assert.Equal("securestring", secret.Template["parameters"]?[parameter]?["type"].Str());
         });
 
-        // App settings that hold secrets are Key Vault references, resolved by the app's identity.
-        var settings = Template.Single("Microsoft.Web/sites").Node.AppSettings();
-        foreach (var name in new[] { "Gateway__Admin__Keys__0", "Gateway__Secrets__Key" })
+        // App settings that hold secrets are Key Vault references, resolved by the app's identity;
+        // none named like a credential holds a literal.
+        var settings = Template.Single("Microsoft.Web/sites").AppSettings();
+        foreach (var name in new[] { "Gateway__Admin__Keys__0", "Gateway__Admin__Keys__1", "Gateway__Secrets__Key", "Gateway__Secrets__PreviousKeys__0" })
         {
             Assert.StartsWith("[format('@Microsoft.KeyVault(SecretUri={0})'", settings[name], StringComparison.Ordinal);
         }
+
+        Assert.All(settings.Where(s => CredentialName().IsMatch(s.Key)), s => Assert.StartsWith("[", s.Value, StringComparison.Ordinal));
+    }
+
+    [BicepFact]
+    public void RotationKeys_AreOptional_AndTheirSecretsAndSettingsExistOnlyWhenSet()
+    {
+        var parameters = Template.Root["parameters"]!;
+        foreach (var name in new[] { "gatewaySecondAdminKey", "gatewayPreviousSecretsKeyMaterial" })
+        {
+            Assert.Equal("securestring", parameters[name]?["type"].Str());
+            Assert.Equal("", parameters[name]?["defaultValue"].Str());
+        }
+
+        // Stored only when set: the condition is a bool main.bicep derives from the key being non-empty.
+        var keyVault = Assert.Single(Template.OfType("Microsoft.Resources/deployments"), d => d.GetString("name") == "keyvault");
+        foreach (var (secretName, nameVariable, flag, value, key) in new[]
+        {
+            ("gateway-admin-key-2", "secondAdminKeySecretName", "hasSecondAdminKey", "secondAdminKey", "secondAdminKey"),
+            ("gateway-secrets-key-previous", "previousSecretsKeySecretName", "hasPreviousSecretsKey", "previousSecretsKey", "previousSecretsKeyMaterial"),
+        })
+        {
+            var secret = Assert.Single(Template.OfType("Microsoft.KeyVault/vaults/secrets"), s => s.GetString("name")!.Contains($"variables('{nameVariable}')", StringComparison.Ordinal));
+            Assert.Equal(secretName, secret.Template["variables"]?[nameVariable].Str());
+            Assert.Equal($"[parameters('{flag}')]", secret.GetString("condition"));
+            Assert.Equal($"[parameters('{value}')]", secret.GetString("properties", "value"));
+            Assert.Equal($"[not(empty(variables('{key}')))]", keyVault.GetString("properties", "parameters", flag, "value"));
+        }
+
+        // The app settings follow the same flags.
+        var rotationSettings = Template.Single("Microsoft.Web/sites").Template["variables"]?["rotationSettings"].Str();
+        Assert.Contains("if(not(parameters('hasSecondAdminKey')), createArray(), createArray(createObject('name', 'Gateway__Admin__Keys__1'", rotationSettings, StringComparison.Ordinal);
+        Assert.Contains("if(not(parameters('hasPreviousSecretsKey')), createArray(), createArray(createObject('name', 'Gateway__Secrets__PreviousKeys__0'", rotationSettings, StringComparison.Ordinal);
     }
 
     [BicepFact]
@@ -140,7 +179,7 @@ public sealed partial class CompiledTemplateTests(CompiledTemplateFixture fixtur
 
         Assert.True(appInsights.Get("properties", "DisableLocalAuth").Bool());
         Assert.NotNull(appInsights.GetString("properties", "WorkspaceResourceId"));
-        var settings = Template.Single("Microsoft.Web/sites").Node.AppSettings();
+        var settings = Template.Single("Microsoft.Web/sites").AppSettings();
         Assert.Equal("[format('ClientId={0};Authorization=AAD', parameters('identityClientId'))]", settings["APPLICATIONINSIGHTS_AUTHENTICATION_STRING"]);
     }
 
@@ -269,6 +308,10 @@ public sealed partial class CompiledTemplateTests(CompiledTemplateFixture fixtur
 
         Assert.All(outputs, o => Assert.DoesNotContain("gatewayAdminKey", o.Value?.ToJsonString() ?? "", StringComparison.Ordinal));
         Assert.All(outputs, o => Assert.DoesNotContain("gatewaySecretsKeyMaterial", o.Value?.ToJsonString() ?? "", StringComparison.Ordinal));
+        Assert.All(outputs, o => Assert.DoesNotContain("gatewaySecondAdminKey", o.Value?.ToJsonString() ?? "", StringComparison.Ordinal));
+        Assert.All(outputs, o => Assert.DoesNotContain("gatewayPreviousSecretsKeyMaterial", o.Value?.ToJsonString() ?? "", StringComparison.Ordinal));
+        Assert.All(outputs, o => Assert.DoesNotContain("variables('secondAdminKey')", o.Value?.ToJsonString() ?? "", StringComparison.Ordinal));
+        Assert.All(outputs, o => Assert.DoesNotContain("variables('previousSecretsKeyMaterial')", o.Value?.ToJsonString() ?? "", StringComparison.Ordinal));
     }
 
     [BicepFact]
@@ -280,6 +323,10 @@ public sealed partial class CompiledTemplateTests(CompiledTemplateFixture fixtur
         Assert.Equal("${AZURE_ENV_NAME}", file["environmentName"]?["value"].Str());
         Assert.Equal("${AZURE_LOCATION}", file["location"]?["value"].Str());
         Assert.Equal("${AZURE_PRINCIPAL_ID}", file["principalId"]?["value"].Str());
+        // Optional parameters with a default are never read from config.json's infra.parameters by azd:
+        // an environment variable is their only way in. Unset, they resolve to the default (empty).
+        Assert.Equal("${GATEWAY_SECOND_ADMIN_KEY=}", file["gatewaySecondAdminKey"]?["value"].Str());
+        Assert.Equal("${GATEWAY_PREVIOUS_SECRETS_KEY_MATERIAL=}", file["gatewayPreviousSecretsKeyMaterial"]?["value"].Str());
         Assert.All(file, p => Assert.True(declared.ContainsKey(p.Key), $"main.parameters.json sets {p.Key}, which main.bicep does not declare."));
         // A parameter without a default either comes from the file or is generated by azd (the secrets).
         foreach (var (name, parameter) in declared.Where(p => p.Value?["defaultValue"] is null))
@@ -316,7 +363,8 @@ public sealed partial class CompiledTemplateTests(CompiledTemplateFixture fixtur
             if (CredentialName().IsMatch(name))
             {
                 var literal = value.Str() ?? value?["value"].Str() ?? value?["defaultValue"].Str();
-                if (literal is not null)
+                // Empty is "not set" (an optional key's default), never a credential.
+                if (!string.IsNullOrEmpty(literal))
                 {
                     yield return (name, literal);
                 }

@@ -7,7 +7,8 @@ namespace ServerlessGateway.Infra.Tests;
 /// <summary>
 /// What a deployment of infra/main.bicep would create for a given set of parameters, predicted
 /// offline by <c>bicep snapshot</c>: parameters, variables, conditions and loops are evaluated;
-/// only values that exist after deployment (a principal ID, a host name) stay as expressions.
+/// only values that exist after deployment (a principal ID, a host name) stay as expressions, and so
+/// does the given value of a secure parameter (<c>[parameters('x')]</c>; see <see cref="UnsecuredInfraCopy"/>).
 /// </summary>
 internal sealed class DeploymentSnapshot
 {
@@ -35,7 +36,24 @@ internal sealed class DeploymentSnapshot
         return matches[0];
     }
 
-    public static async Task<DeploymentSnapshot> CreateAsync(string scenario, IReadOnlyDictionary<string, object> parameters)
+    /// <param name="infra">A copy of infra/ to snapshot instead of the real one (see <see cref="UnsecuredInfraCopy"/>).</param>
+    public static async Task<DeploymentSnapshot> CreateAsync(string scenario, IReadOnlyDictionary<string, object> parameters, UnsecuredInfraCopy? infra = null)
+    {
+        var (result, root) = await RunAsync(scenario, parameters, infra);
+        Assert.True(result.ExitCode == 0, $"bicep snapshot ({scenario}) failed: {result.Describe()}");
+        Assert.True(result.Diagnostics.Count == 0, $"bicep snapshot ({scenario}) reported:\n{string.Join('\n', result.Diagnostics)}");
+        return new DeploymentSnapshot(root ?? throw new InvalidOperationException($"bicep snapshot ({scenario}) wrote no snapshot."));
+    }
+
+    /// <summary>A snapshot the template refuses (a <c>fail()</c> it evaluates): what the CLI said.</summary>
+    public static async Task<BicepResult> RefusedAsync(string scenario, IReadOnlyDictionary<string, object> parameters, UnsecuredInfraCopy? infra = null)
+    {
+        var (result, _) = await RunAsync(scenario, parameters, infra);
+        Assert.True(result.ExitCode != 0, $"bicep snapshot ({scenario}) succeeded; the template was expected to refuse these parameters.");
+        return result;
+    }
+
+    private static async Task<(BicepResult Result, JsonObject? Root)> RunAsync(string scenario, IReadOnlyDictionary<string, object> parameters, UnsecuredInfraCopy? infra)
     {
         var directory = Path.Combine(AppContext.BaseDirectory, "snapshots", $"{scenario}-{Guid.NewGuid():N}");
         Directory.CreateDirectory(directory);
@@ -43,7 +61,7 @@ internal sealed class DeploymentSnapshot
         {
             var paramFile = Path.Combine(directory, $"{scenario}.bicepparam");
             // `using` takes a relative path only.
-            var usingPath = Path.GetRelativePath(directory, RepositoryPaths.MainBicep).Replace('\\', '/');
+            var usingPath = Path.GetRelativePath(directory, infra?.MainBicep ?? RepositoryPaths.MainBicep).Replace('\\', '/');
             var text = new StringBuilder().Append(CultureInfo.InvariantCulture, $"using '{usingPath}'\n");
             foreach (var (name, value) in parameters)
             {
@@ -60,14 +78,17 @@ internal sealed class DeploymentSnapshot
                 "--tenant-id", TenantId,
                 "--location", Location,
                 "--deployment-name", "infra-tests",
-                "--config", RepositoryPaths.BicepConfig);
-            Assert.True(result.ExitCode == 0, $"bicep snapshot ({scenario}) failed: {result.Describe()}");
-            Assert.True(result.Diagnostics.Count == 0, $"bicep snapshot ({scenario}) reported:\n{string.Join('\n', result.Diagnostics)}");
+                "--config", infra?.BicepConfig ?? RepositoryPaths.BicepConfig);
 
             var snapshotFile = Path.Combine(directory, $"{scenario}.snapshot.json");
+            if (result.ExitCode != 0 || !File.Exists(snapshotFile))
+            {
+                return (result, null);
+            }
+
             var root = JsonNode.Parse(await File.ReadAllTextAsync(snapshotFile))?.AsObject()
                 ?? throw new InvalidOperationException($"{snapshotFile} is not a JSON object.");
-            return new DeploymentSnapshot(root);
+            return (result, root);
         }
         finally
         {

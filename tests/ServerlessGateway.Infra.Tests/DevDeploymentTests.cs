@@ -55,6 +55,17 @@ public sealed class DevDeploymentTests(DevDeploymentFixture fixture) : IClassFix
     }
 
     [BicepFact]
+    public void WithoutKeyRotation_NoSecondAdminKeyOrPreviousSecretsKey()
+    {
+        var settings = Site.AppSettings();
+
+        Assert.Equal(2, Snapshot.OfType("Microsoft.KeyVault/vaults/secrets").Count);
+        Assert.DoesNotContain("Gateway__Admin__Keys__1", settings.Keys);
+        Assert.DoesNotContain("Gateway__Secrets__PreviousKeys__0", settings.Keys);
+        Assert.Contains("Gateway__Admin__Keys__0", settings.Keys);
+    }
+
+    [BicepFact]
     public void AlwaysReadyInstances_FollowTheParameter()
     {
         var alwaysReady = Site["properties"]!["functionAppConfig"]!["scaleAndConcurrency"]!["alwaysReady"]![0]!;

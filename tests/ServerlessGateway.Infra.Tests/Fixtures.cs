@@ -88,3 +88,61 @@ public sealed class DevDeploymentFixture : IAsyncLifetime
 
     public Task DisposeAsync() => Task.CompletedTask;
 }
+
+/// <summary>
+/// Both keys being rotated: a second admin key and the previous secrets key material set. Snapshotted
+/// from an <see cref="UnsecuredInfraCopy"/>, so the keys' values and the conditions on them are evaluated.
+/// </summary>
+public sealed class KeyRotationDeploymentFixture : IAsyncLifetime
+{
+    public const string SecondAdminKey = "second-admin-key-for-offline-snapshot-0001";
+    public const string PreviousSecretsKeyMaterial = "previous-32-characters-000000000";
+
+    /// <summary>The rotation parameters, in main.bicep and where they arrive in the Key Vault module.</summary>
+    internal static readonly (string File, string Parameter)[] RotationParameters =
+    [
+        ("main.bicep", "gatewaySecondAdminKey"),
+        ("main.bicep", "gatewayPreviousSecretsKeyMaterial"),
+        ("modules/keyvault.bicep", "secondAdminKey"),
+        ("modules/keyvault.bicep", "previousSecretsKey"),
+    ];
+
+    private DeploymentSnapshot? _snapshot;
+
+    internal DeploymentSnapshot Snapshot => _snapshot ?? throw new InvalidOperationException("No snapshot on this platform.");
+
+    /// <summary>The production shape's required parameters plus <paramref name="rotation"/>.</summary>
+    internal static Dictionary<string, object> Parameters(IReadOnlyDictionary<string, object> rotation)
+    {
+        var parameters = new Dictionary<string, object>
+        {
+            ["environmentName"] = "infrarotate",
+            ["location"] = DeploymentSnapshot.Location,
+            ["gatewayAdminKey"] = "placeholder-admin-key-for-offline-snapshot-only",
+            ["gatewaySecretsKeyMaterial"] = "placeholder-32-characters-000000",
+        };
+        foreach (var (name, value) in rotation)
+        {
+            parameters[name] = value;
+        }
+
+        return parameters;
+    }
+
+    public async Task InitializeAsync()
+    {
+        if (!BicepCli.IsSupportedPlatform)
+        {
+            return;
+        }
+
+        using var infra = UnsecuredInfraCopy.Create(RotationParameters);
+        _snapshot = await DeploymentSnapshot.CreateAsync("rotation", Parameters(new Dictionary<string, object>
+        {
+            ["gatewaySecondAdminKey"] = SecondAdminKey,
+            ["gatewayPreviousSecretsKeyMaterial"] = PreviousSecretsKeyMaterial,
+        }), infra);
+    }
+
+    public Task DisposeAsync() => Task.CompletedTask;
+}

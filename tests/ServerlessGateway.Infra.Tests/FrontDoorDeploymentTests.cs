@@ -123,6 +123,20 @@ public sealed class FrontDoorDeploymentTests(FrontDoorDeploymentFixture fixture)
     }
 
     [BicepFact]
+    public void WithoutKeyRotation_OnlyTheAdminKeyAndSecretsKeyAreStored_AndReferenced()
+    {
+        // gatewaySecondAdminKey and gatewayPreviousSecretsKeyMaterial left at their default (empty).
+        var secrets = Snapshot.OfType("Microsoft.KeyVault/vaults/secrets");
+        var settings = Site.AppSettings();
+
+        Assert.Equal(["gateway-admin-key", "gateway-secrets-key"], secrets.Select(s => s["name"].Str()!.Split('/')[^1]).Order(StringComparer.Ordinal));
+        Assert.All(secrets, s => Assert.Null(s["condition"]));
+        Assert.Equal(
+            ["Gateway__Admin__Keys__0", "Gateway__Secrets__Key"],
+            settings.Keys.Where(k => k.StartsWith("Gateway__Admin__Keys__", StringComparison.Ordinal) || k.StartsWith("Gateway__Secrets__", StringComparison.Ordinal)).Order(StringComparer.Ordinal));
+    }
+
+    [BicepFact]
     public void SecurityPolicy_PutsTheWafInFrontOfTheEndpointAndTheCustomDomain()
     {
         var parameters = Snapshot.Single("Microsoft.Cdn/profiles/securityPolicies")["properties"]!["parameters"]!;
