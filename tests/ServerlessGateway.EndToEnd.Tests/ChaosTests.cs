@@ -136,10 +136,15 @@ public sealed class ChaosTests(ITestOutputHelper output)
     {
         await using var rig = await ChaosRig.StartAsync();
 
+        using var retries = new CounterRecorder(rig.Gateway.Services.GetRequiredService<ServerlessGateway.Observability.GatewayMetrics>().Meter, "gateway.upstream.retries");
+
         rig.Proxy.Behaviour = ChaosBehaviour.Drop;
         var (dropped, droppedIn) = await TimedAsync(() => rig.Gateway.Client.GetAsync("/small"));
+        var droppedTries = rig.Proxy.Accepted;
+        var droppedRetries = retries.Total;
         rig.Proxy.Behaviour = ChaosBehaviour.ResetAfter(0);
         var (reset, resetIn) = await TimedAsync(() => rig.Gateway.Client.GetAsync("/small"));
+        var resetTries = rig.Proxy.Accepted - droppedTries;
         await rig.Proxy.RefuseAsync();
         // A refused connect is retried (retries: 2), each on a new connection that is refused too.
         var (refused, refusedIn) = await TimedAsync(() => rig.Gateway.Client.GetAsync("/small"));
@@ -147,7 +152,8 @@ public sealed class ChaosTests(ITestOutputHelper output)
         rig.Proxy.Listen();
         await rig.AssertServedAsync("/small");
 
-        output.WriteLine($"dropped: {(int)dropped.StatusCode} after {droppedIn.TotalMilliseconds:F0} ms; reset before the head: {(int)reset.StatusCode} after {resetIn.TotalMilliseconds:F0} ms; " +
+        output.WriteLine($"dropped: {(int)dropped.StatusCode} after {droppedIn.TotalMilliseconds:F0} ms ({droppedTries} connections, {droppedRetries} gateway retries); " +
+            $"reset before the head: {(int)reset.StatusCode} after {resetIn.TotalMilliseconds:F0} ms ({resetTries} connections); " +
             $"refused: {(int)refused.StatusCode} after {refusedIn.TotalMilliseconds:F0} ms");
         await Problem.AssertAsync(dropped, HttpStatusCode.BadGateway);
         await Problem.AssertAsync(reset, HttpStatusCode.BadGateway);
