@@ -37,19 +37,6 @@ public sealed class RegistryTests
         Assert.Equal(HttpStatusCode.Created, response.StatusCode);
     }
 
-    /// <summary>Polls until the condition holds, at most <paramref name="limit"/>; returns how long it took.</summary>
-    private static async Task<TimeSpan> EventuallyAsync(Func<Task<bool>> condition, TimeSpan limit, string what)
-    {
-        var clock = Stopwatch.StartNew();
-        while (!await condition())
-        {
-            Assert.True(clock.Elapsed < limit, $"not within {limit}: {what}");
-            await Task.Delay(100);
-        }
-
-        return clock.Elapsed;
-    }
-
     private static async Task<HttpStatusCode> StatusAsync(TestGateway gateway, string path) =>
         (await gateway.Client.GetAsync(path)).StatusCode;
 
@@ -66,7 +53,7 @@ public sealed class RegistryTests
         await using var b = await TestGateway.StartAsync(null, settings: StorageSettings(azurite, prefix));
 
         await ImportAsync(a, OneRoute(backend.Url, "/shared"));
-        var took = await EventuallyAsync(async () => await StatusAsync(b, "/shared/x") == HttpStatusCode.OK, TimeSpan.FromSeconds(15), "instance B serves the route");
+        var took = await Eventually.HoldsAsync(async () => await StatusAsync(b, "/shared/x") == HttpStatusCode.OK, TimeSpan.FromSeconds(15), "instance B serves the route");
 
         Assert.Equal("ok", (await HealthAsync(b))["status"]!.GetValue<string>());
         Assert.Equal(1, (await HealthAsync(b))["config_version"]!.GetValue<long>());
@@ -83,7 +70,7 @@ public sealed class RegistryTests
         await ImportAsync(gateway, OneRoute(backend.Url, "/kept"));
 
         await azurite.StopAsync();
-        await EventuallyAsync(async () => (await HealthAsync(gateway))["status"]!.GetValue<string>() == "degraded", TimeSpan.FromSeconds(30), "health reports degraded");
+        await Eventually.HoldsAsync(async () => (await HealthAsync(gateway))["status"]!.GetValue<string>() == "degraded", TimeSpan.FromSeconds(30), "health reports degraded");
         var proxied = await gateway.Client.GetAsync("/kept/1");
         var write = await gateway.Client.SendAsync(Admin(HttpMethod.Post, "/_gateway/services", "{\"name\": \"n\", \"host\": \"n.internal\"}"));
 
@@ -95,7 +82,7 @@ public sealed class RegistryTests
 
         // Storage back (empty: Azurite kept it in memory): the last good config is still served.
         await azurite.StartAsync();
-        await EventuallyAsync(async () => (await HealthAsync(gateway))["status"]!.GetValue<string>() == "ok", TimeSpan.FromSeconds(30), "health recovers");
+        await Eventually.HoldsAsync(async () => (await HealthAsync(gateway))["status"]!.GetValue<string>() == "ok", TimeSpan.FromSeconds(30), "health recovers");
         Assert.Equal(HttpStatusCode.OK, await StatusAsync(gateway, "/kept/2"));
     }
 
@@ -128,14 +115,14 @@ public sealed class RegistryTests
 
         await ImportAsync(a, OneRoute(backend.Url, "/one"));
         await ImportAsync(a, OneRoute(backend.Url, "/two"));
-        await EventuallyAsync(async () => await StatusAsync(b, "/two") == HttpStatusCode.OK, TimeSpan.FromSeconds(15), "B serves version 2");
+        await Eventually.HoldsAsync(async () => await StatusAsync(b, "/two") == HttpStatusCode.OK, TimeSpan.FromSeconds(15), "B serves version 2");
 
         var rollback = await b.Client.SendAsync(Admin(HttpMethod.Post, "/_gateway/config/rollback/1"));
         Assert.Equal(HttpStatusCode.OK, rollback.StatusCode);
 
         foreach (var instance in new[] { a, b })
         {
-            await EventuallyAsync(async () => await StatusAsync(instance, "/one") == HttpStatusCode.OK && await StatusAsync(instance, "/two") == HttpStatusCode.NotFound,
+            await Eventually.HoldsAsync(async () => await StatusAsync(instance, "/one") == HttpStatusCode.OK && await StatusAsync(instance, "/two") == HttpStatusCode.NotFound,
                 TimeSpan.FromSeconds(15), "the instance serves version 1's routes again");
         }
 

@@ -35,15 +35,7 @@ public sealed class ResilienceTests
             return Task.CompletedTask;
         });
 
-    private static async Task PollAsync(Func<Task<bool>> condition, string what)
-    {
-        var started = System.Diagnostics.Stopwatch.StartNew();
-        while (!await condition())
-        {
-            Assert.True(started.Elapsed < Deadline, $"timed out waiting until {what}");
-            await Task.Delay(50);
-        }
-    }
+    private static Task PollAsync(Func<Task<bool>> condition, string what) => Eventually.HoldsAsync(condition, Deadline, what);
 
     private static async Task<List<HttpStatusCode>> GetManyAsync(HttpClient client, string path, int count)
     {
