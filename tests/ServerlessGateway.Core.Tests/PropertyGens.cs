@@ -24,6 +24,15 @@ internal static class PropertyGens
     public static Gen<string> StringOf(string alphabet, int min, int max) =>
         Gen.Int[0, alphabet.Length - 1].Select(i => alphabet[i]).Array[min, max].Select(chars => new string(chars));
 
+    /// <summary>Path segments in canonical form: unreserved, sub-delims, ':' '@', escapes of reserved and non-ASCII bytes.</summary>
+    public static readonly Gen<string> CanonicalSegment = Gen.Frequency(
+        (6, StringOf("abcxyzAZ09-._~", 1, 6).Where(s => s is not "." and not "..")),
+        (1, Gen.OneOf("api", "users", "v1", "a;b=c", "x:y", "@", "!$&'()*+,=", "%20", "%3F", "%C3%A9", "%25", "%252E", "..foo", ".hidden")));
+
+    /// <summary>Request paths in canonical form (<see cref="ServerlessGateway.Routing.PathCanonicalizer"/>), with or without a trailing slash.</summary>
+    public static readonly Gen<string> CanonicalPaths = Gen.Select(CanonicalSegment.Array[0, 5], Gen.Bool)
+        .Select((segments, slash) => "/" + string.Join('/', segments) + (slash && segments.Length > 0 ? "/" : ""));
+
     /// <summary>
     /// JSON values down to <paramref name="depth"/> levels of arrays and objects whose member names come from
     /// <paramref name="keys"/>; scalars include the awkward ones (huge and fractional numbers, empty strings,

@@ -18,23 +18,15 @@ public sealed partial class RoutingProperties
 {
     private const int Iterations = 2000;
 
-    /// <summary>Path segments in canonical form: unreserved, sub-delims, ':' '@', escapes of reserved and non-ASCII bytes.</summary>
-    private static readonly Gen<string> CanonicalSegment = Gen.Frequency(
-        (6, PropertyGens.StringOf("abcxyzAZ09-._~", 1, 6).Where(s => s is not "." and not "..")),
-        (1, Gen.OneOf("api", "users", "v1", "a;b=c", "x:y", "@", "!$&'()*+,=", "%20", "%3F", "%C3%A9", "%25", "%252E", "..foo", ".hidden")));
-
     /// <summary>Raw request paths: canonical pieces mixed with every awkward spelling this gateway must handle.</summary>
     private static readonly Gen<string> RawSegment = Gen.Frequency(
-        (6, CanonicalSegment),
+        (6, PropertyGens.CanonicalSegment),
         (3, Gen.OneOf("", ".", "..", "%2e", "%2E%2e", ".%2E", "%41", "%7e", "%c3%a9", "a%3fb", ";x", "..;", ".;p=1", "%2e%2e;")),
         (1, Gen.OneOf("%2F", "%2f", "%5C", "%5c", "%00", "\\", "%", "%g1", "%4", "%c0%af", "%e0%80%af", "%ef%bc%8f", "\u00e9", " ", "\u0000", "?", "#")),
         (1, PropertyGens.AnyChars));
 
     private static readonly Gen<string> RawPaths = Gen.Select(RawSegment.Array[0, 8], Gen.Frequency((9, Gen.Const("/")), (1, Gen.OneOf("", "a", "//", "\\"))))
         .Select((segments, lead) => lead + string.Join('/', segments));
-
-    private static readonly Gen<string> CanonicalPaths = Gen.Select(CanonicalSegment.Array[0, 5], Gen.Bool)
-        .Select((segments, slash) => "/" + string.Join('/', segments) + (slash && segments.Length > 0 ? "/" : ""));
 
     [Fact]
     public void Canonicalizing_never_throws_and_a_canonical_path_is_its_own_canonical_form()
@@ -76,7 +68,7 @@ public sealed partial class RoutingProperties
     [Fact]
     public void Every_equivalent_spelling_of_a_path_canonicalizes_to_it()
     {
-        Gen.Select(CanonicalPaths, Spellings).Sample(
+        Gen.Select(PropertyGens.CanonicalPaths, Spellings).Sample(
             (path, respell) =>
             {
                 Assert.True(PathCanonicalizer.IsCanonical(path), $"generator: {path} is not canonical");
@@ -98,7 +90,7 @@ public sealed partial class RoutingProperties
     [Fact]
     public void Equivalent_spellings_route_alike_and_prefix_matches_are_real_prefixes()
     {
-        var requests = Gen.Select(CanonicalPaths, Spellings, Gen.OneOf("GET", "POST")).Array[1, 8];
+        var requests = Gen.Select(PropertyGens.CanonicalPaths, Spellings, Gen.OneOf("GET", "POST")).Array[1, 8];
         Gen.Select(RouteTables, requests).Sample(
             (routes, requests) =>
             {
@@ -134,7 +126,7 @@ public sealed partial class RoutingProperties
 
     private static readonly Gen<Route> Routes = Gen.Select(
         Gen.Frequency(
-            (4, CanonicalPaths),
+            (4, PropertyGens.CanonicalPaths),
             (1, Gen.OneOf("~/api/\\d+", "~/a$", "~/users/(?<id>[^/]+)", "~^/v1/.*", "~/%C3%A9"))).Array[1, 3],
         Gen.Frequency((3, Gen.Const((string[]?)null)), (1, Gen.OneOf<string[]?>(["GET"], ["POST", "PUT"]))),
         Gen.Int[-2, 2],
