@@ -34,6 +34,16 @@ internal static class PropertyGens
         .Select((segments, slash) => "/" + string.Join('/', segments) + (slash && segments.Length > 0 ? "/" : ""));
 
     /// <summary>
+    /// <paramref name="json"/> with an escaped lone surrogate (<c>\ud800</c>, which no JsonNode can hold) at the start
+    /// of its first string value: valid JSON syntax, but not text.
+    /// </summary>
+    public static string WithLoneSurrogate(string json)
+    {
+        var at = json.IndexOf(":\"", StringComparison.Ordinal);
+        return at < 0 ? json : json[..(at + 2)] + "\\ud800" + json[(at + 2)..];
+    }
+
+    /// <summary>
     /// JSON values down to <paramref name="depth"/> levels of arrays and objects whose member names come from
     /// <paramref name="keys"/>; scalars include the awkward ones (huge and fractional numbers, empty strings,
     /// control characters).

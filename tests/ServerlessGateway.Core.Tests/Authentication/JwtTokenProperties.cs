@@ -116,6 +116,30 @@ public sealed class JwtTokenProperties
             print: token => token);
     }
 
+    /// <summary>An issuer's JWK set mutated (members deleted, retyped, replaced, a lone surrogate escaped): a set or an error, never an exception.</summary>
+    [Fact]
+    public void Mutated_jwk_sets_parse_to_keys_or_an_error_never_an_exception()
+    {
+        var jwks = JsonNode.Parse(TestSigningKey.Jwks(OidcFixture.Key, TestSigningKey.Rsa("rsa", bits: 1024)))!;
+        var values = PropertyGens.Json(Gen.OneOf("kty", "kid", "use", "alg", "n", "e", "x", "y", "crv", "key_ops"), depth: 1);
+        Gen.Select(JsonMutation.Gen(values, 4), Gen.Bool)
+            .Select((mutations, surrogate) =>
+            {
+                var json = JsonMutation.Apply(jwks, mutations).ToJsonString();
+                return surrogate ? PropertyGens.WithLoneSurrogate(json) : json;
+            })
+            .Sample(
+                json =>
+                {
+                    var document = JwksDocument.Parse(Encoding.UTF8.GetBytes(json), out var error);
+
+                    Assert.Equal(document is null, error.Length > 0);
+                },
+                iter: Iterations,
+                threads: 1,
+                print: json => json);
+    }
+
     [Fact]
     public async Task A_signed_token_changed_in_any_one_character_never_verifies_with_the_jwt_plugin()
     {
@@ -170,7 +194,7 @@ public sealed class JwtTokenProperties
     /// <summary>An OpenID Connect validator whose issuer (in memory) publishes one ES256 key.</summary>
     private sealed class OidcFixture : IDisposable
     {
-        private static readonly TestSigningKey Key = TestSigningKey.Ec("prop");
+        public static readonly TestSigningKey Key = TestSigningKey.Ec("prop");
         private readonly FakeTimeProvider _time = new(JwtHarness.Start);
         private readonly FakeIdentityProvider _idp = new() { Jwks = TestSigningKey.Jwks(Key) };
         private readonly OidcKeyCache _cache;

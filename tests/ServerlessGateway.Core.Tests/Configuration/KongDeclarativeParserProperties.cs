@@ -45,9 +45,8 @@ public sealed class KongDeclarativeParserProperties
                 {
                     // JSON is YAML too: behind a comment line the YAML reader takes it (flow style, quoted strings).
                     1 => "# yaml\n" + json,
-                    // A string that is not text: an escaped lone surrogate (which no JsonNode can hold).
-                    2 => ReplaceFirst(json, ":\"", ":\"\\ud800"),
-                    3 => "# yaml\n" + ReplaceFirst(json, ":\"", ":\"\\ud800"),
+                    2 => PropertyGens.WithLoneSurrogate(json),
+                    3 => "# yaml\n" + PropertyGens.WithLoneSurrogate(json),
                     _ => json,
                 };
             })
@@ -90,12 +89,6 @@ public sealed class KongDeclarativeParserProperties
         {
             Assert.Equal(Canonical(config), Canonical(ParserTests.ParseValid(KongDeclarativeExporter.ToYaml(config))));
         }
-    }
-
-    private static string ReplaceFirst(string text, string what, string with)
-    {
-        var at = text.IndexOf(what, StringComparison.Ordinal);
-        return at < 0 ? text : text[..at] + with + text[(at + what.Length)..];
     }
 
     private static string Canonical(GatewayConfig config) => JsonSerializer.Serialize(config);
