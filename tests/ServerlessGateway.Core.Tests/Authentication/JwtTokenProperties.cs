@@ -10,9 +10,10 @@ using ServerlessGateway.Authentication.Jwks;
 namespace ServerlessGateway.Tests.Authentication;
 
 /// <summary>
-/// Property tests of JWT parsing (<see cref="JwtToken.TryParse"/>) and of the jwt plugin's verification:
-/// hostile tokens end as a parse error, never an exception; base64url is strict; a token changed in any one
-/// character never verifies. CsCheck prints the seed of a failing sample; replay it with <c>seed: "..."</c>.
+/// Property tests of JWT parsing (<see cref="JwtToken.TryParse"/>), the jwt plugin's verification, the OpenID
+/// Connect validator and JWK set parsing: hostile tokens and key sets end as an error, never an exception;
+/// base64url is strict; a token changed in any one character never verifies. CsCheck prints the seed of a
+/// failing sample; replay it with <c>seed: "..."</c> on the Sample call.
 /// </summary>
 public sealed class JwtTokenProperties
 {

@@ -1,3 +1,4 @@
+using System.Text.RegularExpressions;
 using CsCheck;
 using Microsoft.AspNetCore.Http;
 using ServerlessGateway.Registry;
@@ -88,19 +89,9 @@ public sealed class TransformTemplateProperties
                 print: pieces => string.Concat(pieces.Select(p => p.Source)));
     }
 
-    /// <summary>False when two literal pieces join into the start of an expression ("$" then "(").</summary>
-    private static bool Unambiguous((string Source, string Rendered)[] pieces)
-    {
-        for (var i = 0; i + 1 < pieces.Length; i++)
-        {
-            if (pieces[i].Source.EndsWith('$') && pieces[i + 1].Source.StartsWith('('))
-            {
-                return false;
-            }
-        }
-
-        return true;
-    }
+    /// <summary>False when literal pieces join into the start of an expression ("$" then "(", maybe with empty pieces between).</summary>
+    private static bool Unambiguous((string Source, string Rendered)[] pieces) =>
+        Regex.Count(string.Concat(pieces.Select(p => p.Source)), @"\$\(") == pieces.Count(p => p.Source.StartsWith("$(", StringComparison.Ordinal));
 
     private static GatewayContext NewContext()
     {
