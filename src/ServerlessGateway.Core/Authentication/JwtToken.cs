@@ -20,7 +20,7 @@ internal enum JwtParseError
 /// A JWS in compact serialization (RFC 7515 §7.1), parsed without trusting it: three base64url
 /// segments (no padding, no other characters), a header and a payload that are JSON objects without
 /// duplicate member names (RFC 7515 §5.2 allows rejecting them; a second <c>alg</c> is never
-/// ambiguous here), and an <c>alg</c> that is one of <see cref="JwtAlgorithm.All"/>, so <c>none</c> in
+/// ambiguous here) and with only valid Unicode in names and strings (<see cref="JoseJson"/>), and an <c>alg</c> that is one of <see cref="JwtAlgorithm.All"/>, so <c>none</c> in
 /// any spelling stops here. Owns two pooled JSON documents: dispose it.
 /// </summary>
 internal sealed class JwtToken : IDisposable
@@ -30,8 +30,6 @@ internal sealed class JwtToken : IDisposable
 
     private static readonly SearchValues<char> Base64UrlChars =
         SearchValues.Create("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_");
-
-    private static readonly JsonDocumentOptions JsonOptions = new() { AllowDuplicateProperties = false, MaxDepth = 32 };
 
     private readonly JsonDocument _header;
     private readonly JsonDocument _payload;
@@ -87,16 +85,14 @@ internal sealed class JwtToken : IDisposable
             return JwtParseError.Json;
         }
 
-        JsonDocument? header = null;
-        JsonDocument? payload = null;
-        try
+        if (JoseJson.TryParse(headerBytes) is not { } header)
         {
-            header = JsonDocument.Parse(headerBytes, JsonOptions);
-            payload = JsonDocument.Parse(payloadBytes, JsonOptions);
+            return JwtParseError.Json;
         }
-        catch (JsonException)
+
+        if (JoseJson.TryParse(payloadBytes) is not { } payload)
         {
-            header?.Dispose();
+            header.Dispose();
             return JwtParseError.Json;
         }
 

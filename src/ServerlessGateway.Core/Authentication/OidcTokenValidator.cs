@@ -44,9 +44,6 @@ internal sealed class OidcTokenValidator(OidcKeyCache keys, OidcValidationParame
     private static readonly SearchValues<char> Base64UrlChars =
         SearchValues.Create("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_");
 
-    // RFC 7515 §5.2 lets a parser reject duplicate member names; doing so leaves no doubt which 'alg' or 'exp' counts.
-    private static readonly JsonDocumentOptions JsonOptions = new() { AllowDuplicateProperties = false, MaxDepth = 32 };
-
     public OidcValidationParameters Parameters => parameters;
 
     public async ValueTask<OidcValidation> ValidateAsync(string token, CancellationToken cancellationToken)
@@ -79,10 +76,16 @@ internal sealed class OidcTokenValidator(OidcKeyCache keys, OidcValidationParame
         string alg;
         string? kid;
         Dictionary<string, object?> claims;
-        try
+
+        // A block of its own: the pooled documents are returned before the key lookup awaits.
         {
-            using var header = JsonDocument.Parse(headerBytes, JsonOptions);
-            using var payload = JsonDocument.Parse(payloadBytes, JsonOptions);
+            using var header = JoseJson.TryParse(headerBytes);
+            using var payload = JoseJson.TryParse(payloadBytes);
+            if (header is null || payload is null)
+            {
+                return OidcValidation.Invalid("The access token is not valid JSON");
+            }
+
             if (header.RootElement.ValueKind != JsonValueKind.Object || payload.RootElement.ValueKind != JsonValueKind.Object)
             {
                 return OidcValidation.Invalid("The access token's header or claims are not a JSON object");
@@ -114,10 +117,6 @@ internal sealed class OidcTokenValidator(OidcKeyCache keys, OidcValidationParame
             }
 
             claims = TokenClaims.FromJson(payload.RootElement);
-        }
-        catch (JsonException)
-        {
-            return OidcValidation.Invalid("The access token is not valid JSON");
         }
 
         var lookup = await keys.FindAsync(parameters.Source, kid, alg, parameters.MinRefreshInterval, cancellationToken);

@@ -39,14 +39,30 @@ internal sealed class ConfigNode
         if (trimmed.Length > 0 && trimmed[0] == '{')
         {
             var options = new JsonDocumentOptions { AllowDuplicateProperties = false, MaxDepth = 64 };
-            using var document = JsonDocument.Parse(text, options);
-            return FromJson(document.RootElement);
+            try
+            {
+                using var document = JsonDocument.Parse(text, options);
+                return FromJson(document.RootElement);
+            }
+            catch (Exception e) when (e is ArgumentException or InvalidOperationException)
+            {
+                // A lone surrogate in the text (ArgumentException) or escaped in a string ("\ud800", thrown when read).
+                throw new ConfigFormatException($"malformed JSON: {e.Message}");
+            }
         }
 
         var stream = new YamlStream();
         using (var reader = new StringReader(text))
         {
-            stream.Load(reader);
+            try
+            {
+                stream.Load(reader);
+            }
+            catch (Exception e) when (e is InvalidOperationException or ArgumentException)
+            {
+                // YamlDotNet reports some malformed documents ("... <<: *a&a", "&a '!!map x|") so, not as a YamlException.
+                throw new ConfigFormatException($"malformed YAML: {e.Message}");
+            }
         }
 
         if (stream.Documents.Count == 0)

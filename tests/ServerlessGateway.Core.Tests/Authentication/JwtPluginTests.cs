@@ -172,6 +172,9 @@ public sealed class JwtPluginTests
             { parts[0] + "." + Jws.B64("not json") + "." + parts[2], "Bad token; invalid JSON" },
             { "." + parts[1] + "." + parts[2], "Bad token; invalid JSON" },
             { Jws.B64("{\"alg\":\"HS256\",\"alg\":\"none\"}") + "." + parts[1] + "." + parts[2], "Bad token; invalid JSON" },
+            // Strings that are not text (found by JwtTokenProperties): these threw InvalidOperationException when read.
+            { Jws.B64("{\"alg\":\"HS256\",\"kid\":\"\\ud800\"}") + "." + parts[1] + "." + parts[2], "Bad token; invalid JSON" },
+            { parts[0] + "." + Jws.B64([.. "{\"iss\":\"alice-iss\",\"sub\":\""u8, 0xFF, .. "\"}"u8]) + "." + parts[2], "Bad token; invalid JSON" },
             { Jws.B64("[\"HS256\"]") + "." + parts[1] + "." + parts[2], "Bad token; the header is not a JSON object" },
             { parts[0] + "." + Jws.B64("[1,2]") + "." + parts[2], "Bad token; invalid claims" },
             { parts[0] + "." + Jws.B64("\"alice-iss\"") + "." + parts[2], "Bad token; invalid claims" },

@@ -195,6 +195,16 @@ public sealed class OidcKeyCacheTests : IDisposable
         Assert.Equal(1, _idp.JwksHits);
     }
 
+    [Fact]
+    public void A_key_set_holding_a_string_that_is_not_text_is_not_valid_json()
+    {
+        // Found by JwtTokenProperties: an escaped lone surrogate parsed, then threw InvalidOperationException when read.
+        var jwks = TestSigningKey.Jwks(Key1).Replace("\"kty\":\"", "\"kty\":\"\\ud800", StringComparison.Ordinal);
+
+        Assert.Null(JwksDocument.Parse(System.Text.Encoding.UTF8.GetBytes(jwks), out var error));
+        Assert.Equal("the JWK set is not valid JSON", error);
+    }
+
     [Theory(Timeout = 10_000)]
     [InlineData("http://idp.test/keys")]
     [InlineData("file:///etc/passwd")]

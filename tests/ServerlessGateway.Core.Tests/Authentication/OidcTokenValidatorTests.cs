@@ -139,6 +139,9 @@ public sealed class OidcTokenValidatorTests : IDisposable
     [InlineData("WzFd.e30.c2ln", "not a JSON object")]
     [InlineData("eyJhbGciOiJSUzI1NiJ9.WzFd.c2ln", "not a JSON object")]
     [InlineData("eyJhbGciOiJSUzI1NiIsImFsZyI6Im5vbmUifQ.e30.c2ln", "not valid JSON")]
+    // {"alg":"RS256","kid":"\ud800"} and {"sub":"<0xFF>"}: not text, which threw InvalidOperationException (found by JwtTokenProperties).
+    [InlineData("eyJhbGciOiJSUzI1NiIsImtpZCI6Ilx1ZDgwMCJ9.e30.c2ln", "not valid JSON")]
+    [InlineData("eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiL_In0.c2ln", "not valid JSON")]
     [InlineData("eyJhbGciOiJSUzI1NiIsImNyaXQiOlsiYiJdfQ.e30.c2ln", "critical header")]
     [InlineData("eyJhbGciOiJSUzI1NiIsImtpZCI6MX0.e30.c2ln", "key id is not a string")]
     public async Task Malformed_tokens_are_invalid_never_exceptions(string token, string description)

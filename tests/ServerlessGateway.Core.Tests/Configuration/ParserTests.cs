@@ -169,6 +169,11 @@ public sealed class ParserTests
     [InlineData("{\"_format_version\": \"3.0\", \"services\": [}", "malformed document")]
     [InlineData("{\"_format_version\": \"3.0\", \"services\": [], \"services\": []}", "malformed document")]
     [InlineData("services:\n- name: a\n  name: b\n", "malformed document")]
+    // Found by KongDeclarativeParserProperties: YamlDotNet throws these as InvalidOperationException and
+    // ArgumentException, System.Text.Json an escaped lone surrogate as InvalidOperationException.
+    [InlineData("...\n<<: *a&a x&a ", "malformed document")]
+    [InlineData("\t: x]\n  &a '!!map y|\n  ", "malformed document")]
+    [InlineData("{\"_format_version\": \"3.0\", \"services\": [{\"name\": \"\\ud800\"}]}", "malformed document")]
     [InlineData("", "the document is empty")]
     [InlineData("- a\n- b\n", "expected an object")]
     [InlineData("_format_version: \"2.1\"\n", "expected \"3.0\"")]
@@ -178,6 +183,15 @@ public sealed class ParserTests
         var errors = Errors(text);
 
         Assert.Contains(errors, e => e.ToString().Contains(messagePart, StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void A_json_document_holding_a_lone_surrogate_is_malformed()
+    {
+        // Built here: theory data would lose the lone surrogate on its way to the test. Found by KongDeclarativeParserProperties.
+        var errors = Errors("{\"_format_version\": \"3.0\", \"services\": [{\"name\": \"" + '\ud800' + "\"}]}");
+
+        Assert.Contains(errors, e => e.Message.StartsWith("malformed document", StringComparison.Ordinal));
     }
 
     [Fact]

@@ -81,6 +81,88 @@ public sealed class ProtoJsonCodecProperties
             print: Print);
     }
 
+    /// <summary>
+    /// Malformed input never escapes as an exception: random JSON trees over the message's field names (and
+    /// mutations of valid JSON) either encode or come back as a <see cref="TranscodeError"/>; random bytes (and
+    /// mutations of a valid message) either decode or come back as an error from <see cref="ProtoToJson.TryWrite"/>.
+    /// </summary>
+    [Fact]
+    public void Random_json_encodes_or_is_refused_with_an_error_never_an_exception()
+    {
+        var randomJson = PropertyGens.Json(FieldNames, depth: 3);
+        var mutatedJson = Gen.Select(Things, JsonMutation.Gen(randomJson, 4))
+            .Select((thing, mutations) => (JsonNode?)JsonMutation.Apply(JsonNode.Parse(Formatter.Format(thing))!, mutations));
+        // Reparsed: the codec sees JSON read from a request body, whose numbers are kept as text.
+        Gen.OneOf(mutatedJson, randomJson).Select(json => json is null ? null : JsonNode.Parse(json.ToJsonString())).Sample(
+            json =>
+            {
+                var ok = new JsonToProto(TestDescriptors.Set.Schema, ignoreUnknownFields: false)
+                    .TryEncode(json, TestDescriptors.Thing, out var bytes, out var error);
+
+                Assert.Equal(ok, error is null);
+                if (ok)
+                {
+                    // What we accept is a valid message.
+                    Thing.Parser.ParseFrom(bytes);
+                }
+            },
+            iter: Iterations,
+            threads: 1,
+            print: json => json?.ToJsonString() ?? "null");
+    }
+
+    [Fact]
+    public void Random_bytes_decode_or_are_refused_with_an_error_never_an_exception()
+    {
+        var mutated = Gen.Select(Things, Gen.Int[0, 1 << 20], Gen.Byte, Gen.Int[0, 2])
+            .Select((thing, at, value, how) =>
+            {
+                var bytes = thing.ToByteArray().ToList();
+                var i = bytes.Count == 0 ? 0 : at % bytes.Count;
+                switch (how)
+                {
+                    case 0 when bytes.Count > 0:
+                        bytes[i] = value;
+                        break;
+                    case 1:
+                        bytes.Insert(i, value);
+                        break;
+                    default:
+                        bytes = bytes[..i];
+                        break;
+                }
+
+                return bytes.ToArray();
+            });
+        Gen.OneOf(Gen.Byte.Array[0, 64], mutated).Sample(
+            bytes =>
+            {
+                var buffer = new System.Buffers.ArrayBufferWriter<byte>();
+                using var writer = new System.Text.Json.Utf8JsonWriter(buffer);
+
+                var ok = new ProtoToJson(TestDescriptors.Set.Schema).TryWrite(writer, TestDescriptors.Thing, ByteString.CopyFrom(bytes), null, out var error);
+
+                Assert.Equal(ok, error is null);
+                if (ok)
+                {
+                    writer.Flush();
+                    JsonNode.Parse(buffer.WrittenSpan);
+                }
+            },
+            iter: Iterations,
+            threads: 1,
+            print: bytes => Convert.ToHexString(bytes));
+    }
+
+    /// <summary>The field names of the test messages (proto and JSON spellings), a well-known type's, and a stranger.</summary>
+    private static readonly Gen<string> FieldNames = Gen.OneOf(
+        Thing.Descriptor.Fields.InDeclarationOrder().Concat(Address.Descriptor.Fields.InDeclarationOrder())
+            .SelectMany(f => new[] { f.Name, f.JsonName })
+            .Concat(["@type", "value", "seconds", "nope", ""])
+            .Distinct()
+            .Select(Gen.Const)
+            .ToArray());
+
     private static string Print(Thing thing) => thing.ToString();
 
     /// <summary>A one-letter word followed by another word: <c>p_y_x</c> is <c>pYX</c> in JSON.</summary>
@@ -125,13 +207,7 @@ public sealed class ProtoJsonCodecProperties
 
     // ---- generators ----
 
-    /// <summary>Any Unicode scalar value (no lone surrogates: they have no UTF-8 form), biased to ASCII.</summary>
-    private static readonly Gen<string> Text = Gen.Frequency(
-            (3, Gen.Char['a', 'z'].Select(c => c.ToString())),
-            (1, Gen.OneOf("\"", "\\", "/", "\u0000", "\u001f", "\u007f", "\u2028", "<", "&", "'")),
-            (2, Gen.Int[0, 0x10FFFF].Where(cp => cp is < 0xD800 or > 0xDFFF).Select(char.ConvertFromUtf32)))
-        .Array[0, 8]
-        .Select(string.Concat);
+    private static readonly Gen<string> Text = PropertyGens.Text;
 
     private static readonly Gen<double> Doubles = Gen.Frequency(
         (4, Gen.Double),

@@ -79,8 +79,9 @@ internal sealed class JwksDocument
 
             return new JwksDocument([.. parsed], skipped);
         }
-        catch (JsonException)
+        catch (Exception e) when (e is JsonException or InvalidOperationException)
         {
+            // InvalidOperationException: a string that is not text (an escaped lone surrogate, invalid UTF-8), thrown when read.
             error = "the JWK set is not valid JSON";
             return null;
         }
