@@ -278,7 +278,7 @@ REPORT="$OUT_DIR/soak.md"
   echo "| working set (MiB) | $BASE_RSS | $LAST_RSS |"
   echo "| open file descriptors | $BASE_FDS | $LAST_FDS |"
   echo
-  echo "$REQUESTS requests in ${TOTAL}s ($MEAN_RPS req/s on average); highest working set after warm-up $MAX_RSS MiB, $((RSS0 / 1024)) MiB before the load. One row per ${WINDOW}s window in [soak.tsv](soak.tsv). Other processes used at most ${MAX_OTHER}% of the machine's CPU in a window (dips in requests/s line up with that panel)."
+  echo "$REQUESTS requests in ${TOTAL}s ($MEAN_RPS req/s on average); highest working set after warm-up $MAX_RSS MiB, $((RSS0 / 1024)) MiB before the load. One row per ${WINDOW}s window in [soak.tsv](soak.tsv). Other processes used at most ${MAX_OTHER}% of the machine's CPU in a window (the chart's last panel: how much of a dip other work on the machine can explain)."
   echo
   echo "## Setup"
   echo

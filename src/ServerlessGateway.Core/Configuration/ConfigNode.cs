@@ -75,14 +75,24 @@ internal sealed class ConfigNode
             throw new ConfigFormatException("the file holds more than one YAML document");
         }
 
-        return FromYaml(stream.Documents[0].RootNode, depth: 0);
+        // Aliases are expanded into copies: without a budget, nested anchors ("billion laughs") would expand a
+        // few hundred bytes into billions of nodes. No plain document has more nodes than half its characters.
+        var budget = Math.Max(MinNodeBudget, text.Length / 2);
+        return FromYaml(stream.Documents[0].RootNode, depth: 0, ref budget);
     }
 
-    private static ConfigNode FromYaml(YamlNode node, int depth)
+    private const int MinNodeBudget = 1_000_000;
+
+    private static ConfigNode FromYaml(YamlNode node, int depth, ref int budget)
     {
         if (depth > 64)
         {
             throw new ConfigFormatException("the document nests deeper than 64 levels");
+        }
+
+        if (--budget < 0)
+        {
+            throw new ConfigFormatException("the document expands to too many nodes (YAML aliases): refused");
         }
 
         switch (node)
@@ -98,10 +108,13 @@ internal sealed class ConfigNode
 
                 return new ConfigNode(ConfigNodeKind.Scalar) { Text = value, Quoted = quoted };
             case YamlSequenceNode sequence:
-                return new ConfigNode(ConfigNodeKind.List)
+                var items = new ConfigNode[sequence.Children.Count];
+                for (var i = 0; i < items.Length; i++)
                 {
-                    Items = sequence.Children.Select(c => FromYaml(c, depth + 1)).ToArray(),
-                };
+                    items[i] = FromYaml(sequence.Children[i], depth + 1, ref budget);
+                }
+
+                return new ConfigNode(ConfigNodeKind.List) { Items = items };
             case YamlMappingNode mapping:
                 var entries = new List<KeyValuePair<string, ConfigNode>>(mapping.Children.Count);
                 foreach (var (key, child) in mapping.Children)
@@ -111,7 +124,7 @@ internal sealed class ConfigNode
                         throw new ConfigFormatException($"line {key.Start.Line}: map keys must be plain strings");
                     }
 
-                    entries.Add(new(keyText, FromYaml(child, depth + 1)));
+                    entries.Add(new(keyText, FromYaml(child, depth + 1, ref budget)));
                 }
 
                 return new ConfigNode(ConfigNodeKind.Map) { Entries = entries };

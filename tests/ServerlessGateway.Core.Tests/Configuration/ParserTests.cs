@@ -185,6 +185,22 @@ public sealed class ParserTests
         Assert.Contains(errors, e => e.ToString().Contains(messagePart, StringComparison.Ordinal));
     }
 
+    [Fact(Timeout = 30_000)] // without the node budget this expands 10^9 nodes: the timeout turns that into a failure
+    public async Task Nested_yaml_aliases_that_expand_into_billions_of_nodes_are_refused()
+    {
+        // "Billion laughs": each level names the previous one ten times, 10^9 scalars from about 600 characters.
+        var yaml = new System.Text.StringBuilder("_format_version: \"3.0\"\nl0: &l0 [x, x, x, x, x, x, x, x, x, x]\n");
+        for (var level = 1; level <= 9; level++)
+        {
+            var previous = $"*l{level - 1}";
+            yaml.Append($"l{level}: &l{level} [{string.Join(", ", Enumerable.Repeat(previous, 10))}]\n");
+        }
+
+        var errors = await Task.Run(() => Errors(yaml.ToString()));
+
+        Assert.Contains(errors, e => e.Message.Contains("too many nodes", StringComparison.Ordinal));
+    }
+
     [Fact]
     public void A_json_document_holding_a_lone_surrogate_is_malformed()
     {
