@@ -34,7 +34,7 @@ public sealed class ManagementApi
     }
 
     /// <summary>True for paths the management API owns; hosts send those here instead of the proxy.</summary>
-    public static bool Owns(PathString path) => path.StartsWithSegments(GatewayPaths.ManagementPrefix, StringComparison.Ordinal);
+    public static bool Owns(PathString path) => GatewayPaths.IsManagement(path.Value ?? "");
 
     public async Task InvokeAsync(HttpContext context)
     {
